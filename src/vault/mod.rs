@@ -1,0 +1,3 @@
+//! Everything that speaks Vault: request classification, tokens, logins and their renewal.
+
+pub mod operation;
