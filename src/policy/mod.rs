@@ -6,8 +6,16 @@
 //!   rules like several Vault policies on one token, and compiles one ACL per caller.
 //! - `PolicySet::evaluate(&Caller, &Operation) -> Decision`: default deny; a deny is a value.
 
+pub mod document;
+mod error;
+pub mod pattern;
+pub mod set;
+
 use std::path::PathBuf;
 use std::sync::Arc;
+
+pub use error::{PolicyError, Problem};
+pub use set::PolicySet;
 
 /// Where a rule came from: what a 403 body, `policy explain` and audit name.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,307 @@
+//! Turns one caller's ACL and one `Operation` into a `Decision`: Vault's rule lookup, the
+//! capabilities the proxy requires per verb, sudo, wrapping and parameter constraints, plus
+//! vaultgate's own stricter handling of endpoints that would leak the proxy's token.
+
+use crate::identity::Caller;
+use crate::policy::pattern::PatternKind;
+use crate::policy::Decision;
+use crate::vault::operation::{Capability, Operation, Verb};
+
+use super::acl::{Acl, Rule};
+use super::parameters;
+
+/// Endpoints (relative to the namespace) that hand out or act on the proxy's token, leak its
+/// ACL, or operate the server. A glob must never reach them by accident, so only an exact
+/// rule naming the path may allow them. An entry ending in `/` covers that path and below;
+/// the others are plain string prefixes, so `sys/revoke` also covers `sys/revoke-prefix/…`
+/// and `sys/capabilities` covers `sys/capabilities-self`.
+const SENSITIVE: &[&str] = &[
+    "auth/token/",
+    "sys/wrapping/",
+    "cubbyhole/",
+    "sys/capabilities",
+    "sys/internal/ui/resultant-acl",
+    "sys/leases/",
+    "sys/revoke",
+    "sys/renew",
+    "identity/",
+    "sys/workflows/",
+    "sys/audit",
+    "sys/raw",
+    "sys/pprof",
+    "sys/monitor",
+    "sys/in-flight-req",
+    "sys/host-info",
+    "sys/metrics",
+    "sys/storage/raft/snapshot",
+    "sys/generate-root",
+    "sys/rekey",
+    "sys/policy",
+    "sys/policies/",
+    "sys/mounts",
+    "sys/auth",
+];
+
+/// OpenBao's root-protected `sys/` paths (need `sudo` in addition); a trailing `*` is a
+/// prefix glob, as in the router's special paths.
+const ROOT_PROTECTED: &[&str] = &[
+    "sys/auth/*",
+    "sys/remount",
+    "sys/audit",
+    "sys/audit/*",
+    "sys/raw",
+    "sys/raw/*",
+    "sys/rotate*",
+    "sys/config/cors",
+    "sys/config/auditing/*",
+    "sys/config/ui/headers/*",
+    "sys/plugins/catalog/*",
+    "sys/revoke-prefix/*",
+    "sys/revoke-force/*",
+    "sys/leases/revoke-prefix/*",
+    "sys/leases/revoke-force/*",
+    "sys/leases/lookup/*",
+    "sys/leases",
+    "sys/internal/inspect/*",
+];
+
+const UI_MOUNTS: &str = "sys/internal/ui/mounts";
+
+pub(crate) fn is_sensitive(path: &str) -> bool {
+    let listed = SENSITIVE.iter().any(|entry| match entry.strip_suffix('/') {
+        Some(dir) => path == dir || path.starts_with(entry),
+        None => path.starts_with(entry),
+    });
+    // Any login under an auth mount mints a fresh token independent of the proxy, whatever
+    // the mount is called or how deep it is mounted.
+    let login = path
+        .strip_prefix("auth/")
+        .is_some_and(|rest| rest.split('/').skip(1).any(|segment| segment == "login"));
+    let bare_ui_mounts = path.trim_end_matches('/') == UI_MOUNTS;
+    listed || login || bare_ui_mounts
+}
+
+fn is_root_protected(path: &str) -> bool {
+    ROOT_PROTECTED
+        .iter()
+        .any(|entry| match entry.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => path == *entry,
+        })
+}
+
+/// What the proxy requires per verb. A write needs both `create` and `update`: Vault picks
+/// one by an existence check the proxy cannot see, so a rule granting only one of them
+/// denies writes through the proxy, which can then never allow what Vault would deny.
+fn required(verb: Verb) -> &'static [Capability] {
+    match verb {
+        Verb::Read | Verb::Help => &[Capability::Read],
+        Verb::List => &[Capability::List],
+        Verb::Scan => &[Capability::Scan],
+        Verb::Write => &[Capability::Create, Capability::Update],
+        Verb::Patch => &[Capability::Patch],
+        Verb::Delete => &[Capability::Delete],
+        Verb::Head => &[],
+    }
+}
+
+fn capability_name(capability: Capability) -> &'static str {
+    match capability {
+        Capability::Create => "create",
+        Capability::Read => "read",
+        Capability::Update => "update",
+        Capability::Patch => "patch",
+        Capability::Delete => "delete",
+        Capability::List => "list",
+        Capability::Scan => "scan",
+        Capability::Sudo => "sudo",
+    }
+}
+
+fn names(capabilities: &[Capability]) -> String {
+    capabilities
+        .iter()
+        .map(|c| capability_name(*c))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+fn label(rule: &Rule) -> String {
+    match rule.source() {
+        Some(source) => format!(
+            "rule {:?} at {}:{}",
+            rule.pattern.as_str(),
+            source.file.display(),
+            source.line
+        ),
+        None => format!("rule {:?}", rule.pattern.as_str()),
+    }
+}
+
+fn allow(rule: Option<&Rule>, reason: String) -> Decision {
+    Decision {
+        allowed: true,
+        rule: rule.and_then(|r| r.source().cloned()),
+        reason,
+    }
+}
+
+fn deny(rule: Option<&Rule>, reason: String) -> Decision {
+    Decision {
+        allowed: false,
+        rule: rule.and_then(|r| r.source().cloned()),
+        reason,
+    }
+}
+
+/// Endpoints Vault serves without a token: always allowed (unless wrapping is asked for,
+/// which then needs a rule like any other request).
+fn unauthenticated(op: &Operation) -> Option<Decision> {
+    let open = match op.verb {
+        Verb::Head | Verb::Read => op.path == "sys/health",
+        _ => false,
+    } || (op.verb == Verb::Read && op.path == "sys/seal-status");
+    (open && op.wrap_ttl.is_none())
+        .then(|| allow(None, format!("{:?} is unauthenticated in Vault", op.path)))
+}
+
+/// `GET sys/internal/ui/mounts/<p>` is the KV CLI's preflight. It is allowed when the caller
+/// has some granting rule under the first segment of `<p>` in the same namespace, so that
+/// `bao kv get` works without a rule for Vault's internal endpoint.
+fn kv_preflight<'a>(acl: &'a Acl, op: &Operation) -> Option<&'a Rule> {
+    if op.verb != Verb::Read || op.wrap_ttl.is_some() {
+        return None;
+    }
+    let rest = op.path.strip_prefix(UI_MOUNTS)?.strip_prefix('/')?;
+    let mount = rest.split('/').next().filter(|m| !m.is_empty())?;
+    let prefix = if op.namespace.is_empty() {
+        format!("{mount}/")
+    } else {
+        format!("{}/{mount}/", op.namespace)
+    };
+    acl.rules()
+        .find(|rule| rule.grants.grants_any() && rule.pattern.as_str().starts_with(&prefix))
+}
+
+pub(crate) fn evaluate(acl: Option<&Acl>, caller: &Caller, op: &Operation) -> Decision {
+    if let Some(decision) = unauthenticated(op) {
+        return decision;
+    }
+    if op.verb == Verb::Head {
+        return deny(
+            None,
+            "HEAD is denied: Vault's ACL refuses it for every non-root token".to_owned(),
+        );
+    }
+    let Some(acl) = acl else {
+        return deny(None, format!("no policy for caller {caller}"));
+    };
+    let listing = matches!(op.verb, Verb::List | Verb::Scan);
+    let preflight = || {
+        kv_preflight(acl, op).map(|supporting| {
+            allow(
+                Some(supporting),
+                format!(
+                    "KV preflight allowed because {} grants access under that mount",
+                    label(supporting)
+                ),
+            )
+        })
+    };
+    let Some(rule) = acl.decisive(&op.full_path, listing) else {
+        return preflight().unwrap_or_else(|| {
+            deny(
+                None,
+                format!(
+                    "no rule matches {:?} for caller {caller} (default deny)",
+                    op.full_path
+                ),
+            )
+        });
+    };
+    if rule.grants.is_deny() {
+        return deny(Some(rule), format!("{} denies", label(rule)));
+    }
+    if is_sensitive(&op.path) && rule.pattern.kind() != PatternKind::Exact {
+        return deny(
+            Some(rule),
+            format!(
+                "{:?} is a sensitive endpoint: an exact rule naming it is required, and {} is a pattern",
+                op.path,
+                label(rule)
+            ),
+        );
+    }
+    let needed = required(op.verb);
+    let missing: Vec<Capability> = needed
+        .iter()
+        .copied()
+        .filter(|c| !rule.grants.contains(*c))
+        .collect();
+    if !missing.is_empty() {
+        return preflight().unwrap_or_else(|| {
+            deny(
+                Some(rule),
+                format!("{} does not grant {}", label(rule), names(&missing)),
+            )
+        });
+    }
+    if is_root_protected(&op.path) && !rule.grants.contains(Capability::Sudo) {
+        return deny(
+            Some(rule),
+            format!(
+                "{} does not grant sudo, which this root-protected path requires",
+                label(rule)
+            ),
+        );
+    }
+    if let Err(reason) = check_wrapping(rule, op) {
+        return deny(Some(rule), format!("{}: {reason}", label(rule)));
+    }
+    if matches!(op.verb, Verb::Read | Verb::Write | Verb::Patch) {
+        if let Err(refusal) = parameters::check(rule, &op.params) {
+            return deny(
+                Some(rule),
+                format!("{}: {}", label(rule), refusal.describe()),
+            );
+        }
+    }
+    allow(
+        Some(rule),
+        format!("{} grants {}", label(rule), names(needed)),
+    )
+}
+
+/// vault-semantics §1.7: bounds make wrapping mandatory; without bounds vaultgate refuses
+/// wrapping, since a wrapping token is a bearer credential the proxy cannot follow.
+fn check_wrapping(rule: &Rule, op: &Operation) -> Result<(), String> {
+    let (min, max) = (rule.min_wrapping_ttl, rule.max_wrapping_ttl);
+    if min.is_none() && max.is_none() {
+        return match op.wrap_ttl {
+            Some(_) => Err("response wrapping not permitted by this rule".to_owned()),
+            None => Ok(()),
+        };
+    }
+    let Some(ttl) = op.wrap_ttl else {
+        return Err("this rule requires response wrapping (X-Vault-Wrap-TTL)".to_owned());
+    };
+    if let (Some(min), Some(max)) = (min, max) {
+        // Possible after merging even though each block was checked on its own.
+        if max < min {
+            return Err("merged wrapping bounds are empty (max below min)".to_owned());
+        }
+    }
+    if min.is_some_and(|min| ttl < min) {
+        return Err(format!(
+            "wrapping TTL {}s is below min_wrapping_ttl",
+            ttl.as_secs()
+        ));
+    }
+    if max.is_some_and(|max| ttl > max) {
+        return Err(format!(
+            "wrapping TTL {}s is above max_wrapping_ttl",
+            ttl.as_secs()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! Vault's request-parameter constraints (`required_parameters`, `denied_parameters`,
+//! `allowed_parameters`), checked on the top-level request data as Vault's ACL sees it.
+
+use serde_json::{Map, Value};
+
+use super::acl::Rule;
+
+/// Why the parameters of a request were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ParameterRefusal {
+    Missing(String),
+    Denied(String),
+    NotAllowed(String),
+}
+
+impl ParameterRefusal {
+    pub fn describe(&self) -> String {
+        match self {
+            ParameterRefusal::Missing(name) => format!("required parameter {name:?} is missing"),
+            ParameterRefusal::Denied(name) => format!("parameter {name:?} is denied"),
+            ParameterRefusal::NotAllowed(name) => {
+                format!("parameter {name:?} or its value is not allowed")
+            }
+        }
+    }
+}
+
+/// Checks `data` against the rule, in Vault's order: required, the no-data shortcut, denied,
+/// then allowed.
+pub(crate) fn check(rule: &Rule, data: &Map<String, Value>) -> Result<(), ParameterRefusal> {
+    // Vault looks up `data[lower(name)]`, so a request key must itself be lowercase.
+    for name in &rule.required {
+        if !data.contains_key(&name.to_lowercase()) {
+            return Err(ParameterRefusal::Missing(name.clone()));
+        }
+    }
+    // No data at all is allowed: Vault cannot constrain defaults (hashicorp/vault#3475).
+    if data.is_empty() {
+        return Ok(());
+    }
+    if let Some(denied) = &rule.denied {
+        if denied.contains_key("*") {
+            let first = data.keys().next().cloned().unwrap_or_default();
+            return Err(ParameterRefusal::Denied(first));
+        }
+        for (name, value) in data {
+            if let Some(values) = denied.get(&name.to_lowercase()) {
+                if in_list(value, values) {
+                    return Err(ParameterRefusal::Denied(name.clone()));
+                }
+            }
+        }
+    }
+    let Some(allowed) = &rule.allowed else {
+        return Ok(());
+    };
+    let allow_all = allowed.contains_key("*");
+    if allow_all && allowed.len() == 1 {
+        return Ok(());
+    }
+    for (name, value) in data {
+        match allowed.get(&name.to_lowercase()) {
+            Some(values) if !in_list(value, values) => {
+                return Err(ParameterRefusal::NotAllowed(name.clone()))
+            }
+            Some(_) => {}
+            None if allow_all => {}
+            None => return Err(ParameterRefusal::NotAllowed(name.clone())),
+        }
+    }
+    Ok(())
+}
+
+/// An empty list holds every value; otherwise strings glob-match and others compare equal.
+fn in_list(value: &Value, list: &[Value]) -> bool {
+    list.is_empty() || list.iter().any(|item| value_matches(item, value))
+}
+
+fn value_matches(item: &Value, value: &Value) -> bool {
+    match (item, value) {
+        (Value::String(pattern), Value::String(text)) => glob_matches(pattern, text),
+        _ => deep_equal(item, value),
+    }
+}
+
+/// Vault's `GlobbedStringsMatch`: a leading and/or trailing `*`, case-sensitive.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    if pattern.len() < 2 {
+        return pattern == text;
+    }
+    match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
+        (Some(_), Some(_)) => text.contains(&pattern[1..pattern.len() - 1]),
+        (Some(suffix), None) => text.ends_with(suffix),
+        (None, Some(prefix)) => text.starts_with(prefix),
+        (None, None) => pattern == text,
+    }
+}
+
+/// Go's `reflect.DeepEqual` on decoded JSON, except that numbers compare by value: policy
+/// numbers and request numbers are decoded differently, and a `1` vs `1.0` mismatch must not
+/// let a denied value through.
+fn deep_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| deep_equal(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
