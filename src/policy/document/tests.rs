@@ -1,1 +1,229 @@
+//! Parsing policy files: accepted syntax, Vault's validations, and errors naming file:line.
 
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+
+fn hcl(text: &str) -> PolicyDocument {
+    match parse(Path::new("policies/acme.hcl"), text, Format::Hcl) {
+        Ok(doc) => doc,
+        Err(err) => panic!("{err}"),
+    }
+}
+
+fn error(file: &str, text: &str) -> String {
+    let format = Format::from_path(Path::new(file)).unwrap_or(Format::Hcl);
+    match parse(Path::new(file), text, format) {
+        Ok(doc) => panic!("accepted: {doc:?}"),
+        Err(err) => err.to_string(),
+    }
+}
+
+#[test]
+fn parses_hcl_blocks_and_settings() {
+    let doc = hcl(r#"
+name = "acme"
+path "/secret/data/{{tenant}}/*" {
+  capabilities = ["read", "list"]
+  comment = "why"
+}
+path "sys/wrapping/wrap" {
+  capabilities = ["update", "create"]
+  min_wrapping_ttl = 60
+  max_wrapping_ttl = "5m"
+  allowed_parameters = { "Color" = ["gr*"], "*" = [] }
+  denied_parameters = { "size" = [] }
+  required_parameters = ["owner"]
+}
+"#);
+    assert_eq!(doc.name.as_deref(), Some("acme"));
+    assert_eq!(doc.rules.len(), 2);
+    let first = &doc.rules[0];
+    assert_eq!(
+        first.pattern, "secret/data/{{tenant}}/*",
+        "leading / stripped"
+    );
+    assert_eq!(first.line, 3);
+    assert!(first.grants.contains(Capability::Read) && first.grants.contains(Capability::List));
+    assert!(!first.grants.contains(Capability::Update));
+    let second = &doc.rules[1];
+    assert_eq!(second.min_wrapping_ttl, Some(Duration::from_secs(60)));
+    assert_eq!(second.max_wrapping_ttl, Some(Duration::from_secs(300)));
+    let allowed = second.allowed_parameters.clone().unwrap_or_default();
+    assert!(allowed.contains_key("color"), "names are lowercased");
+    assert_eq!(allowed.get("*"), Some(&Vec::new()));
+    assert_eq!(second.required_parameters, vec!["owner".to_owned()]);
+}
+
+#[test]
+fn legacy_policy_expands() {
+    let doc = hcl(r#"
+path "a" { policy = "read" }
+path "b" { policy = "write" }
+path "c" { policy = "sudo" }
+path "d" { policy = "deny" }
+"#);
+    let g: Vec<Grants> = doc.rules.iter().map(|r| r.grants).collect();
+    assert!(g[0].contains(Capability::Read) && g[0].contains(Capability::List));
+    assert!(!g[0].contains(Capability::Update));
+    for cap in [Capability::Create, Capability::Update, Capability::Delete] {
+        assert!(g[1].contains(cap));
+    }
+    assert!(!g[1].contains(Capability::Sudo) && !g[1].contains(Capability::Patch));
+    assert!(g[2].contains(Capability::Sudo));
+    assert!(g[3].is_deny());
+}
+
+#[test]
+fn deny_leaves_nothing_else() {
+    let doc = hcl(r#"path "a" { capabilities = ["read", "deny"] }"#);
+    assert!(doc.rules[0].grants.is_deny());
+    assert!(!doc.rules[0].grants.contains(Capability::Read));
+}
+
+#[test]
+fn empty_allowed_map_restricts_nothing() {
+    let doc = hcl("path \"a\" {\n capabilities = [\"read\"]\n allowed_parameters = {}\n}");
+    assert_eq!(doc.rules[0].allowed_parameters, None);
+}
+
+#[test]
+fn json_form_with_lines_and_duplicates() {
+    let text = r#"{
+  "path": {
+    "secret/data/json/*": {"capabilities": ["read"]},
+    "secret/data/json/deny": {"capabilities": ["deny"]},
+    "secret/data/json/deny": {"capabilities": ["read"]}
+  }
+}"#;
+    let doc = match parse(Path::new("acme.json"), text, Format::Json) {
+        Ok(doc) => doc,
+        Err(err) => panic!("{err}"),
+    };
+    let lines: Vec<u32> = doc.rules.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![3, 4, 5]);
+    assert!(
+        doc.rules[1].grants.is_deny(),
+        "a repeated key is kept, not replaced"
+    );
+}
+
+#[test]
+fn errors_name_file_and_line() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "policies/acme.hcl",
+            "path \"a\" {\n  capabilities = [\"read\"]\n}\npath \"b\" {\n  capabilities = [\"READ\"]\n}\n",
+            "policies/acme.hcl:5: unknown capability \"READ\"",
+        ),
+        (
+            "acme.hcl",
+            "path \"a\" { capabilities = [\"subscribe\"] }",
+            "acme.hcl:1: unknown capability \"subscribe\"",
+        ),
+        (
+            "acme.json",
+            "{\"path\": {\n \"a\": {\n  \"capabilities\": [\"Read\"]}}}",
+            "acme.json:3: unknown capability \"Read\"",
+        ),
+        (
+            "acme.hcl",
+            "\n\npath \"secret/+*\" { capabilities = [\"read\"] }",
+            "acme.hcl:3: path \"secret/+*\": invalid use of wildcards ('+*' is forbidden)",
+        ),
+        (
+            "acme.hcl",
+            "path \"a\" {\n  capabilities = [\"read\"]\n  mfa_methods = [\"x\"]\n}",
+            "acme.hcl:3: \"mfa_methods\" is not supported by vaultgate",
+        ),
+        (
+            "acme.hcl",
+            "path \"a\" {\n  control_group = {}\n}",
+            "acme.hcl:2: \"control_group\" is not supported by vaultgate",
+        ),
+        (
+            "acme.json",
+            "{\"path\": {\"a\": {\n\"pagination_limit\": 5}}}",
+            "acme.json:2: \"pagination_limit\" is not supported by vaultgate",
+        ),
+        (
+            "acme.hcl",
+            "path \"a\" { list_scan_response_keys_filter_path = \"x\" }",
+            "acme.hcl:1: \"list_scan_response_keys_filter_path\" is not supported by vaultgate",
+        ),
+        (
+            "acme.hcl",
+            "path \"a\" {\n  capability = [\"read\"]\n}",
+            "acme.hcl:2: unknown key \"capability\" in path block",
+        ),
+        (
+            "acme.hcl",
+            "name = \"x\"\nrules = 1\n",
+            "acme.hcl:2: unknown top-level key \"rules\"",
+        ),
+        (
+            "acme.hcl",
+            "path \"secret/{{identity.entity.id}}/*\" { capabilities = [\"read\"] }",
+            "unknown template \"{{identity.entity.id}}\"",
+        ),
+        (
+            "acme.hcl",
+            "path \"a\" { policy = \"admin\" }",
+            "acme.hcl:1: unknown legacy policy \"admin\"",
+        ),
+        (
+            "acme.hcl",
+            "path \"a\" {\n min_wrapping_ttl = \"5 minutes\"\n}",
+            "acme.hcl:2: \"min_wrapping_ttl\": invalid duration",
+        ),
+        (
+            "acme.hcl",
+            "path \"a\" {\n min_wrapping_ttl = 600\n max_wrapping_ttl = 60\n}",
+            "max_wrapping_ttl cannot be less than min_wrapping_ttl",
+        ),
+        (
+            "acme.hcl",
+            "path \"a\" { expiration = \"tomorrow\" }",
+            "acme.hcl:1: invalid expiration \"tomorrow\"",
+        ),
+        (
+            "acme.hcl",
+            "path \"a\" { capabilities = [var.x] }",
+            "acme.hcl:1: expressions",
+        ),
+        ("acme.hcl", "path \"a\" {\n  capabilities = [\n", "acme.hcl:2: syntax error"),
+        ("acme.json", "{\"path\": \n\n{,}}", "acme.json:3: syntax error"),
+        ("acme.hcl", "path { capabilities = [] }", "acme.hcl:1: a path block needs exactly one"),
+    ];
+    for (file, text, expected) in cases {
+        let got = error(file, text);
+        assert!(
+            got.contains(expected),
+            "{text:?}\n got: {got}\nwant: {expected}"
+        );
+    }
+}
+
+#[test]
+fn durations() {
+    for (text, secs) in [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h", 3600),
+        ("90", 90),
+        ("1h30m", 5400),
+    ] {
+        assert_eq!(duration_seconds(text), Some(secs), "{text}");
+    }
+    for bad in ["", "m", "5x", "-5", "5 m", "1.5h"] {
+        assert_eq!(duration_seconds(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn expiration_parses_rfc3339() {
+    let doc = hcl("path \"a\" {\n expiration = \"2001-02-03T04:05:06Z\"\n}");
+    let expected = SystemTime::UNIX_EPOCH + Duration::from_secs(981_173_106);
+    assert_eq!(doc.rules[0].expires, Some(expected));
+}
