@@ -305,3 +305,6 @@ fn check_wrapping(rule: &Rule, op: &Operation) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
