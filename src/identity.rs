@@ -129,7 +129,9 @@ mod tests {
         let c = Caller::parse("acme/billing").unwrap();
         assert_eq!((c.tenant(), c.service()), ("acme", "billing"));
         assert_eq!(c.to_string(), "acme/billing");
-        for bad in ["acme", "acme/", "/x", "a/b/c", "acme/bi*", "a+/b", "../x", "Acme/b", "a/.b", "a/b%2f"] {
+        for bad in [
+            "acme", "acme/", "/x", "a/b/c", "acme/bi*", "a+/b", "../x", "Acme/b", "a/.b", "a/b%2f",
+        ] {
             assert!(Caller::parse(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -1,0 +1,85 @@
+//! The configuration file exactly as written: serde types that refuse unknown keys.
+//! Validation into `Config` happens in the parent module.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub vault: RawVault,
+    #[serde(default)]
+    pub listener: Vec<RawListener>,
+    #[serde(default)]
+    pub service: Vec<RawService>,
+    pub policies: RawPolicies,
+    #[serde(default)]
+    pub limits: RawLimits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVault {
+    pub address: String,
+    pub ca_cert: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub timeout: Option<RawDuration>,
+    pub connect_timeout: Option<RawDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    pub address: Option<String>,
+    pub unix: Option<PathBuf>,
+    pub mode: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub client_ca: Option<PathBuf>,
+    pub trust_domain: Option<String>,
+    pub caller: Option<String>,
+    #[serde(default)]
+    pub tls_disable: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub name: String,
+    pub auth: String,
+    pub role_id_file: Option<PathBuf>,
+    pub secret_id_file: Option<PathBuf>,
+    pub token_file: Option<PathBuf>,
+    pub mount: Option<String>,
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicies {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_connections: Option<usize>,
+    pub handshake_timeout: Option<RawDuration>,
+    pub header_read_timeout: Option<RawDuration>,
+    pub max_header_bytes: Option<usize>,
+    pub max_path_bytes: Option<usize>,
+    pub max_segments: Option<usize>,
+    pub max_body_bytes: Option<usize>,
+    pub max_json_depth: Option<usize>,
+    pub max_concurrent_streams: Option<u32>,
+}
+
+/// A duration as users write it: seconds as a number, or `"500ms"`, `"30s"`, `"5m"`, `"1h"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawDuration {
+    Seconds(u64),
+    Text(String),
+}

@@ -1,0 +1,165 @@
+//! Config validation: every refusal names the file, the key and the problem.
+
+use super::*;
+
+struct Dir(tempfile::TempDir);
+
+impl Dir {
+    fn new() -> Dir {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["cert.pem", "key.pem", "ca.pem", "role", "secret", "token"] {
+            std::fs::write(d.path().join(f), "x").unwrap();
+        }
+        std::fs::create_dir(d.path().join("policies")).unwrap();
+        Dir(d)
+    }
+    fn parse(&self, text: &str) -> Result<Config, ConfigError> {
+        Config::parse(&self.0.path().join("vaultgate.toml"), text)
+    }
+}
+
+const GOOD: &str = r#"
+[vault]
+address = "http://127.0.0.1:8200"
+[[listener]]
+address = "127.0.0.1:8300"
+tls_cert = "cert.pem"
+tls_key = "key.pem"
+client_ca = "ca.pem"
+[[listener]]
+unix = "vg.sock"
+mode = "0660"
+tls_disable = true
+caller = "acme/web"
+[[service]]
+name = "acme/billing"
+auth = "approle"
+role_id_file = "role"
+secret_id_file = "secret"
+[[service]]
+name = "acme/web"
+auth = "token_file"
+token_file = "token"
+[policies]
+dir = "policies"
+[limits]
+handshake_timeout = "2s"
+max_body_bytes = 4096
+"#;
+
+fn message(r: Result<Config, ConfigError>) -> String {
+    r.expect_err("config should be refused").to_string()
+}
+
+#[test]
+fn accepts_the_documented_shape_and_resolves_paths_against_the_file() {
+    let d = Dir::new();
+    let c = d.parse(GOOD).unwrap();
+    assert_eq!(c.services.len(), 2);
+    assert_eq!(c.listeners.len(), 2);
+    assert_eq!(c.limits.handshake_timeout, Duration::from_secs(2));
+    assert_eq!(c.limits.max_body_bytes, 4096);
+    assert_eq!(c.policies_dir, d.0.path().join("policies"));
+    match &c.listeners[1].bind {
+        Bind::Unix { path, mode } => {
+            assert_eq!(path, &d.0.path().join("vg.sock"));
+            assert_eq!(*mode, Some(0o660));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(
+        c.listeners[1].identity,
+        ListenerIdentity::Fixed(_)
+    ));
+}
+
+#[test]
+fn refusals_name_file_key_and_problem() {
+    let d = Dir::new();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "[vault]\naddress",
+            "[vault]\nbogus = 1\naddress",
+            "unknown field `bogus`",
+        ),
+        (
+            "address = \"127.0.0.1:8300\"",
+            "address = \"10.0.0.1:8300\"\ntls_disable = true",
+            "listener[0].tls_disable",
+        ),
+        (
+            "http://127.0.0.1:8200",
+            "ftp://x",
+            "vault.address: must start with http",
+        ),
+        (
+            "http://127.0.0.1:8200",
+            "https://127.0.0.1:8200",
+            "vault.ca_cert: required",
+        ),
+        (
+            "auth = \"approle\"",
+            "auth = \"ldap\"",
+            "service[0].auth: unknown auth method \"ldap\"",
+        ),
+        (
+            "role_id_file = \"role\"",
+            "role_id_file = \"missing\"",
+            "service[0].role_id_file: file",
+        ),
+        (
+            "caller = \"acme/web\"",
+            "caller = \"acme/other\"",
+            "listener[1].caller: acme/other is not a configured",
+        ),
+        (
+            "name = \"acme/billing\"",
+            "name = \"acme/Bi*\"",
+            "service[0].name",
+        ),
+        (
+            "dir = \"policies\"",
+            "dir = \"nope\"",
+            "policies.dir: directory",
+        ),
+        (
+            "handshake_timeout = \"2s\"",
+            "handshake_timeout = \"2 parsecs\"",
+            "limits.handshake_timeout",
+        ),
+        (
+            "max_body_bytes = 4096",
+            "max_body_bytes = 0",
+            "limits.max_body_bytes: must be greater than 0",
+        ),
+        (
+            "client_ca = \"ca.pem\"",
+            "client_ca = \"ca.pem\"\ncaller = \"acme/web\"",
+            "listener[0].caller: set either",
+        ),
+        (
+            "name = \"acme/web\"",
+            "name = \"acme/billing\"",
+            "configured twice",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert!(GOOD.contains(from), "fixture lacks {from}");
+        let msg = message(d.parse(&GOOD.replacen(from, to, 1)));
+        assert!(msg.contains("vaultgate.toml"), "{msg} should name the file");
+        assert!(
+            msg.contains(expected),
+            "{msg:?} should contain {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+    assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+    assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
+    assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+    assert_eq!(parse_duration("1d"), None);
+    assert_eq!(parse_duration(""), None);
+}
