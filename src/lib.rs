@@ -1,5 +1,17 @@
 //! vaultgate: a local, policy-enforcing TLS proxy in front of HashiCorp Vault and OpenBao.
+//!
+//! Request flow (one linear pipeline, see `proxy`):
+//! `listener` accepts and terminates TLS and finds the `identity::Caller`; `proxy` classifies
+//! the request into a `vault::operation::Operation`, asks the current `policy::PolicySet` for
+//! a `Decision`, takes the service's token from its `vault::renewer` cell and forwards the
+//! rebuilt request through `upstream`. `config` validates the file, `app` wires and stops it.
 
+pub mod app;
+pub mod cli;
+pub mod config;
 pub mod identity;
+pub mod listener;
 pub mod policy;
+pub mod proxy;
+pub mod upstream;
 pub mod vault;

@@ -1,1 +1,45 @@
-fn main() {}
+//! The `vaultgate` binary: parse the command line, set up logging, dispatch, exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vaultgate::cli::{Cli, Command, ConfigCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VAULTGATE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Run { config } => runtime().and_then(|rt| {
+            rt.block_on(vaultgate::cli::run::run(&config))
+                .map_err(Into::into)
+        }),
+        Command::Config(ConfigCommand::Check { file }) => vaultgate::cli::config::check(&file)
+            .map(|summary| println!("{summary}"))
+            .map_err(Into::into),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut msg = format!("error: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                msg.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("{msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Box<dyn std::error::Error>> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

@@ -1,0 +1,162 @@
+//! `App`: wires the modules together from a validated `Config`, spawns the long-lived tasks
+//! and drives graceful shutdown. Tests start it in-process on port 0.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::listener::{Listener, ListenerError};
+use crate::policy::{PolicyError, PolicySet};
+use crate::proxy::Proxy;
+use crate::upstream::{Upstream, UpstreamError};
+use crate::vault::renewer::{Renewer, TokenCell};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("policies: {0}")]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Listener(#[from] ListenerError),
+    #[error("vault: {0}")]
+    Upstream(#[from] UpstreamError),
+    #[error("task {0} stopped unexpectedly")]
+    TaskExited(&'static str),
+}
+
+/// How long in-flight requests may take to finish once shutdown starts.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// A started vaultgate.
+#[derive(Debug)]
+pub struct App {
+    addresses: Vec<String>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<&'static str>,
+    connections: TaskTracker,
+    tokens: Vec<TokenCell>,
+}
+
+impl App {
+    /// Loads policies, binds every listener and starts the token tasks. Fails before serving
+    /// anything if a policy file, a certificate or an address is wrong.
+    pub async fn start(config: Config) -> Result<App, AppError> {
+        let callers = config.callers();
+        let policies = Arc::new(ArcSwap::from_pointee(PolicySet::load(
+            &config.policies_dir,
+            &callers,
+        )?));
+        let upstream = Upstream::new(&config.vault)?;
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+
+        let mut cells = HashMap::new();
+        for service in &config.services {
+            let (renewer, cell) = Renewer::new(service.clone(), upstream.clone());
+            cells.insert(service.caller.clone(), cell);
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                renewer.run(stop).await;
+                "renewer"
+            });
+        }
+        let tokens = cells.values().cloned().collect();
+        let limits = Arc::new(config.limits.clone());
+        let proxy = Arc::new(Proxy::new(policies, cells, upstream, limits.clone()));
+
+        let mut listeners = Vec::new();
+        for (i, l) in config.listeners.iter().enumerate() {
+            listeners.push(Listener::bind(i, l.clone()).await?);
+        }
+        let addresses = listeners
+            .iter()
+            .map(|l| l.local_addr().to_owned())
+            .collect();
+        let connections = TaskTracker::new();
+        for l in listeners {
+            tracing::info!(address = l.local_addr(), "listening");
+            let (proxy, limits, stop, conns) = (
+                proxy.clone(),
+                limits.clone(),
+                shutdown.clone(),
+                connections.clone(),
+            );
+            tasks.spawn(async move {
+                l.run(proxy, limits, stop, conns).await;
+                "listener"
+            });
+        }
+        Ok(App {
+            addresses,
+            shutdown,
+            tasks,
+            connections,
+            tokens,
+        })
+    }
+
+    /// Bound addresses, in configuration order (`ip:port` or `unix:<path>`).
+    pub fn addresses(&self) -> &[String] {
+        &self.addresses
+    }
+
+    /// A handle that starts shutdown when cancelled (signal handlers hold one).
+    pub fn shutdown_handle(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until every service holds a token, at most `limit`. Returns whether they do.
+    pub async fn wait_ready(&self, limit: Duration) -> bool {
+        let all = async {
+            for cell in &self.tokens {
+                let mut cell = cell.clone();
+                if !cell.ready().await {
+                    return false;
+                }
+            }
+            true
+        };
+        tokio::time::timeout(limit, all).await.unwrap_or(false)
+    }
+
+    /// Runs until shutdown is requested or a task dies, then drains connections.
+    pub async fn run(mut self) -> Result<(), AppError> {
+        let outcome = tokio::select! {
+            () = self.shutdown.cancelled() => Ok(()),
+            exited = self.tasks.join_next() => {
+                let name = match exited {
+                    Some(Ok(name)) => name,
+                    Some(Err(_)) | None => "unknown",
+                };
+                Err(AppError::TaskExited(name))
+            }
+        };
+        self.stop().await;
+        outcome
+    }
+
+    /// Stops accepting, lets in-flight requests finish (bounded), then ends every task.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        self.connections.close();
+        if tokio::time::timeout(DRAIN, self.connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after {DRAIN:?}; closing them");
+        }
+        if tokio::time::timeout(DRAIN, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await
+        .is_err()
+        {
+            self.tasks.abort_all();
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Listeners: accept loop (connection limit), TLS/mTLS handshake (timeout), `Caller` from the
+//! certificate or the listener binding, HTTP/1.1 or HTTP/2 by ALPN, graceful drain.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Bind, Limits, ListenerConfig, ListenerIdentity};
+use crate::identity::{caller_from_certificate, Caller};
+use crate::proxy::{ConnInfo, Proxy};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListenerError {
+    #[error("listener {bind}: cannot bind: {source}")]
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: {problem}")]
+    Tls { file: String, problem: String },
+}
+
+/// Reads every certificate of a PEM file.
+pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = std::fs::read(path).map_err(|e| e.to_string())?;
+    let certs = rustls_pemfile::certs(&mut pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not a PEM certificate file: {e}"))?;
+    if certs.is_empty() {
+        return Err("contains no PEM certificate".into());
+    }
+    Ok(certs)
+}
+
+/// Reads the first private key of a PEM file (PKCS#8, PKCS#1 or SEC1).
+pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    let pem = std::fs::read(path).map_err(|e| e.to_string())?;
+    rustls_pemfile::private_key(&mut pem.as_slice())
+        .map_err(|e| format!("not a PEM key file: {e}"))?
+        .ok_or_else(|| "contains no PEM private key".into())
+}
+
+fn server_tls(cfg: &ListenerConfig) -> Result<Option<TlsAcceptor>, ListenerError> {
+    let Some(files) = &cfg.tls else {
+        return Ok(None);
+    };
+    let err = |file: &Path, problem: String| ListenerError::Tls {
+        file: file.display().to_string(),
+        problem,
+    };
+    let chain = read_certs(&files.cert).map_err(|p| err(&files.cert, p))?;
+    let key = read_key(&files.key).map_err(|p| err(&files.key, p))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err(&files.cert, e.to_string()))?;
+    let builder = match &cfg.identity {
+        ListenerIdentity::ClientCertificate { client_ca, .. } => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in read_certs(client_ca).map_err(|p| err(client_ca, p))? {
+                roots.add(c).map_err(|e| err(client_ca, e.to_string()))?;
+            }
+            // A connection without a certificate is accepted so that its requests get a clear
+            // Vault-style 403 instead of a bare TLS alert; one from another CA fails here.
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .allow_unauthenticated()
+                    .build()
+                    .map_err(|e| err(client_ca, e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        ListenerIdentity::Fixed(_) => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| err(&files.key, e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Some(TlsAcceptor::from(Arc::new(config))))
+}
+
+enum Socket {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+pub struct Listener {
+    index: usize,
+    config: ListenerConfig,
+    tls: Option<TlsAcceptor>,
+    socket: Socket,
+    local: String,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("local", &self.local)
+            .finish()
+    }
+}
+
+impl Listener {
+    pub async fn bind(index: usize, config: ListenerConfig) -> Result<Listener, ListenerError> {
+        let tls = server_tls(&config)?;
+        let (socket, local) = match &config.bind {
+            Bind::Tcp(addr) => {
+                let l = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ListenerError::Bind {
+                        bind: addr.to_string(),
+                        source,
+                    })?;
+                let local = l
+                    .local_addr()
+                    .map_or_else(|_| addr.to_string(), |a| a.to_string());
+                (Socket::Tcp(l), local)
+            }
+            Bind::Unix { path, mode } => {
+                let bind_err = |source| ListenerError::Bind {
+                    bind: path.display().to_string(),
+                    source,
+                };
+                // A stale socket file from a previous run would make bind fail.
+                if path.exists() {
+                    std::fs::remove_file(path).map_err(bind_err)?;
+                }
+                let l = UnixListener::bind(path).map_err(bind_err)?;
+                if let Some(m) = mode {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(*m))
+                        .map_err(bind_err)?;
+                }
+                (Socket::Unix(l), format!("unix:{}", path.display()))
+            }
+        };
+        Ok(Listener {
+            index,
+            config,
+            tls,
+            socket,
+            local,
+        })
+    }
+
+    /// `ip:port` (with the real port when bound to port 0) or `unix:<path>`.
+    pub fn local_addr(&self) -> &str {
+        &self.local
+    }
+
+    /// Accepts until shutdown; connections are tracked so shutdown can drain them.
+    pub async fn run(
+        self,
+        proxy: Arc<Proxy>,
+        limits: Arc<Limits>,
+        shutdown: CancellationToken,
+        connections: TaskTracker,
+    ) {
+        let permits = Arc::new(Semaphore::new(limits.max_connections));
+        let shared = Arc::new(Shared {
+            index: self.index,
+            identity: self.config.identity.clone(),
+            tls: self.tls,
+            proxy,
+            limits,
+            shutdown: shutdown.clone(),
+        });
+        loop {
+            // Waiting for a permit before accepting keeps excess clients in the kernel backlog.
+            let permit = tokio::select! {
+                p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                () = shutdown.cancelled() => return,
+            };
+            let accepted = tokio::select! {
+                a = accept(&self.socket) => a,
+                () = shutdown.cancelled() => return,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    let shared = shared.clone();
+                    connections.spawn(async move {
+                        match stream {
+                            Stream::Tcp(s) => shared.serve(s, peer).await,
+                            Stream::Unix(s) => shared.serve(s, peer).await,
+                        }
+                        drop(permit);
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(listener = %self.local, error = %e, "accept failed");
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+enum Stream {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(socket: &Socket) -> std::io::Result<(Stream, String)> {
+    match socket {
+        Socket::Tcp(l) => {
+            let (s, peer) = l.accept().await?;
+            let _ = s.set_nodelay(true);
+            Ok((Stream::Tcp(s), peer.to_string()))
+        }
+        Socket::Unix(l) => {
+            let (s, _) = l.accept().await?;
+            Ok((Stream::Unix(s), "unix".to_owned()))
+        }
+    }
+}
+
+struct Shared {
+    index: usize,
+    identity: ListenerIdentity,
+    tls: Option<TlsAcceptor>,
+    proxy: Arc<Proxy>,
+    limits: Arc<Limits>,
+    shutdown: CancellationToken,
+}
+
+impl Shared {
+    async fn serve<IO>(&self, io: IO, peer: String)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Some(acceptor) = &self.tls else {
+            let caller = self.fixed_caller();
+            return self.http(io, peer, caller, false).await;
+        };
+        let handshake = tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(io));
+        let tls = match handshake.await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        };
+        let (_, session) = tls.get_ref();
+        let h2 = session.alpn_protocol() == Some(b"h2");
+        let caller = match &self.identity {
+            ListenerIdentity::Fixed(c) => Ok(c.clone()),
+            ListenerIdentity::ClientCertificate { trust_domain, .. } => {
+                match session.peer_certificates().and_then(|c| c.first()) {
+                    None => Err("a client certificate signed by this listener's client_ca is required".to_owned()),
+                    Some(cert) => caller_from_certificate(cert, trust_domain.as_deref())
+                        .map_err(|e| e.to_string())
+                        .and_then(|c| {
+                            if self.proxy.knows(&c) {
+                                Ok(c)
+                            } else {
+                                Err(format!("caller {c} from the client certificate is not a configured service"))
+                            }
+                        }),
+                }
+            }
+        };
+        self.http(tls, peer, caller, h2).await;
+    }
+
+    fn fixed_caller(&self) -> Result<Caller, String> {
+        match &self.identity {
+            ListenerIdentity::Fixed(c) => Ok(c.clone()),
+            ListenerIdentity::ClientCertificate { .. } => {
+                Err("this listener requires TLS client certificates".to_owned())
+            }
+        }
+    }
+
+    async fn http<IO>(&self, io: IO, peer: String, caller: Result<Caller, String>, h2: bool)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let conn = Arc::new(ConnInfo {
+            caller,
+            peer,
+            listener: self.index,
+        });
+        let proxy = self.proxy.clone();
+        let service = service_fn(move |req| {
+            let proxy = proxy.clone();
+            let conn = conn.clone();
+            async move { Ok::<_, std::convert::Infallible>(proxy.handle(&conn, req).await) }
+        });
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.limits.header_read_timeout)
+            .max_buf_size(self.limits.max_header_bytes)
+            .keep_alive(true);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(self.limits.max_concurrent_streams)
+            .max_header_list_size(u32::try_from(self.limits.max_header_bytes).unwrap_or(u32::MAX));
+        // The protocol is chosen by ALPN, never sniffed: no h2c on plaintext listeners.
+        let builder = if h2 {
+            builder.http2_only()
+        } else {
+            builder.http1_only()
+        };
+        let conn = builder.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(conn);
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            }
+            () = self.shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The request pipeline: classify, authorize, attach the service's token, forward, and
+//! answer; one place that times the request, logs it once and maps errors to responses.
+
+mod error;
+mod scrub;
+
+pub use error::{vault_error, ProxyError, Side};
+pub use scrub::{mask_all, Scrub};
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use crate::config::Limits;
+use crate::identity::Caller;
+use crate::policy::{Decision, PolicySet};
+use crate::upstream::Upstream;
+use crate::vault::operation::Operation;
+use crate::vault::renewer::TokenCell;
+
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+/// Every response body the proxy produces: its own JSON errors or Vault's streamed answer.
+pub type ProxyBody = UnsyncBoxBody<Bytes, BodyError>;
+
+/// What a connection established about its peer before any request was read.
+#[derive(Debug)]
+pub struct ConnInfo {
+    /// The caller, or why the connection's identity was refused (answered with 403).
+    pub caller: Result<Caller, String>,
+    pub peer: String,
+    pub listener: usize,
+}
+
+/// Endpoints Vault serves without a token; forwarded without one (vault-semantics §2.1).
+const UNAUTHENTICATED: [&str; 2] = ["sys/health", "sys/seal-status"];
+
+#[derive(Debug)]
+pub struct Proxy {
+    policies: Arc<ArcSwap<PolicySet>>,
+    tokens: HashMap<Caller, TokenCell>,
+    upstream: Upstream,
+    limits: Arc<Limits>,
+}
+
+/// Per-request facts collected along the pipeline and reported once at the end.
+#[derive(Debug, Default)]
+struct Exchange {
+    path: Option<String>,
+    decision: Option<Decision>,
+    upstream_status: Option<u16>,
+}
+
+impl Proxy {
+    pub fn new(
+        policies: Arc<ArcSwap<PolicySet>>,
+        tokens: HashMap<Caller, TokenCell>,
+        upstream: Upstream,
+        limits: Arc<Limits>,
+    ) -> Proxy {
+        Proxy {
+            policies,
+            tokens,
+            upstream,
+            limits,
+        }
+    }
+
+    /// Whether `caller` is a configured service.
+    pub fn knows(&self, caller: &Caller) -> bool {
+        self.tokens.contains_key(caller)
+    }
+
+    /// Serves one request: the only place that turns errors into responses.
+    pub async fn handle(&self, conn: &ConnInfo, req: Request<Incoming>) -> Response<ProxyBody> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let mut exchange = Exchange::default();
+        let (response, side) = match self.serve(&mut exchange, conn, req).await {
+            Ok(r) => (r, None),
+            Err(e) => {
+                let side = e.side();
+                tracing::debug!(error = %e, side = side.as_str(), "request failed");
+                (e.into_response(), Some(side))
+            }
+        };
+        let caller = conn
+            .caller
+            .as_ref()
+            .map_or("<unidentified>".to_owned(), Caller::to_string);
+        tracing::info!(
+            caller = %caller,
+            peer = %conn.peer,
+            method = %method,
+            path = exchange.path.as_deref().unwrap_or("<unclassified>"),
+            allowed = exchange.decision.as_ref().map(|d| d.allowed),
+            rule = exchange.decision.as_ref().and_then(|d| d.rule.as_ref()).map(|r| r.pattern.as_str()),
+            status = response.status().as_u16(),
+            upstream_status = exchange.upstream_status,
+            error_side = side.map(Side::as_str),
+            micros = started.elapsed().as_micros() as u64,
+            "request"
+        );
+        response
+    }
+
+    async fn serve(
+        &self,
+        exchange: &mut Exchange,
+        conn: &ConnInfo,
+        req: Request<Incoming>,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        let caller = conn.caller.clone().map_err(ProxyError::Identity)?;
+        let (parts, body) = req.into_parts();
+        let body = self.read_body(&parts, body).await?;
+        let op = Operation::classify(&parts, body, &self.limits.classify)?;
+        exchange.path = Some(op.full_path.clone());
+
+        let decision = self.policies.load().evaluate(&caller, &op);
+        let allowed = decision.allowed;
+        if !allowed {
+            let message = format!("permission denied by vaultgate: {}", decision.reason);
+            exchange.decision = Some(decision);
+            return Ok(vault_error(StatusCode::FORBIDDEN, &message));
+        }
+        exchange.decision = Some(decision);
+
+        let token = if UNAUTHENTICATED.contains(&op.full_path.as_str()) {
+            None
+        } else {
+            let token = self.tokens.get(&caller).and_then(TokenCell::current);
+            Some(token.ok_or_else(|| ProxyError::NoToken {
+                service: caller.to_string(),
+            })?)
+        };
+        let mut headers = op.forward_headers.clone();
+        if let Some(ttl) = op.wrap_ttl {
+            headers.insert(
+                HeaderName::from_static("x-vault-wrap-ttl"),
+                HeaderValue::from(ttl.as_secs()),
+            );
+        }
+        let upstream = self
+            .upstream
+            .send(
+                op.upstream_method(),
+                &op.upstream_target(),
+                headers,
+                token.as_deref(),
+                op.body.clone(),
+            )
+            .await?;
+        let status = upstream.status();
+        exchange.upstream_status = Some(status.as_u16());
+        if status.is_redirection() {
+            return Err(ProxyError::Redirect {
+                status: status.as_u16(),
+            });
+        }
+        let (mut parts, body) = upstream.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        let body = match token {
+            Some(t) => Scrub::new(body, t).map_err(BodyError::from).boxed_unsync(),
+            None => body.map_err(BodyError::from).boxed_unsync(),
+        };
+        Ok(Response::from_parts(parts, body))
+    }
+
+    /// Reads the body of writes within the size limit and the read timeout; other methods'
+    /// bodies are ignored by Vault, so they are never read or forwarded.
+    async fn read_body(
+        &self,
+        parts: &http::request::Parts,
+        body: Incoming,
+    ) -> Result<Bytes, ProxyError> {
+        if !matches!(parts.method, Method::POST | Method::PUT | Method::PATCH) {
+            return Ok(Bytes::new());
+        }
+        let limit = self.limits.max_body_bytes;
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(ProxyError::BodyTooLarge { limit });
+        }
+        let read = Limited::new(body, limit).collect();
+        match tokio::time::timeout(self.limits.header_read_timeout, read).await {
+            Err(_) => Err(ProxyError::Body("timed out reading the body".into())),
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                Err(ProxyError::BodyTooLarge { limit })
+            }
+            Ok(Err(e)) => Err(ProxyError::Body(e.to_string())),
+        }
+    }
+}
+
+/// Removes connection-scoped headers (and those `Connection` names) from Vault's answer.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        headers.remove(name);
+    }
+}

@@ -1,0 +1,99 @@
+//! `ProxyError`: every way a request fails, with whose fault it is, and the one mapping of
+//! errors to Vault-style HTTP responses.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+
+use super::ProxyBody;
+use crate::upstream::UpstreamError;
+use crate::vault::operation::ClassifyError;
+
+/// Whose fault a failure is: what operators alert on and what audit records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Caller,
+    Upstream,
+    Internal,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Caller => "caller",
+            Side::Upstream => "upstream",
+            Side::Internal => "internal",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("{0}")]
+    Identity(String),
+    #[error(transparent)]
+    Classify(#[from] ClassifyError),
+    #[error("request body exceeds the limit of {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("cannot read the request body: {0}")]
+    Body(String),
+    #[error("no Vault token is available yet for service {service}; retry shortly")]
+    NoToken { service: String },
+    #[error("upstream Vault: {0}")]
+    Upstream(#[from] UpstreamError),
+    #[error(
+        "upstream Vault answered with a redirect ({status}); vaultgate never follows redirects"
+    )]
+    Redirect { status: u16 },
+}
+
+impl ProxyError {
+    pub fn side(&self) -> Side {
+        match self {
+            ProxyError::Identity(_)
+            | ProxyError::Classify(_)
+            | ProxyError::BodyTooLarge { .. }
+            | ProxyError::Body(_) => Side::Caller,
+            ProxyError::Upstream(_) | ProxyError::Redirect { .. } => Side::Upstream,
+            ProxyError::NoToken { .. } => Side::Internal,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::Identity(_) => StatusCode::FORBIDDEN,
+            ProxyError::Classify(c) => c.status(),
+            ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::Body(_) => StatusCode::BAD_REQUEST,
+            ProxyError::NoToken { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Upstream(u) => u.status(),
+            ProxyError::Redirect { .. } => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    pub fn into_response(self) -> Response<ProxyBody> {
+        let prefix = match self.side() {
+            Side::Upstream => "vaultgate: upstream error: ",
+            _ => "vaultgate: ",
+        };
+        vault_error(self.status(), &format!("{prefix}{self}"))
+    }
+}
+
+/// A response in Vault's own error shape, `{"errors":["..."]}`, so clients print it as usual.
+pub fn vault_error(status: StatusCode, message: &str) -> Response<ProxyBody> {
+    let body = serde_json::json!({ "errors": [message] }).to_string();
+    let mut resp = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,157 @@
+//! Logging a service's `Principal` in to Vault: AppRole and token files. Secret ids and
+//! tokens are read into zeroizing buffers and never appear in an error.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::Method;
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+use crate::config::AuthConfig;
+use crate::upstream::{Upstream, UpstreamError};
+use crate::vault::token::Token;
+
+/// A successful login.
+#[derive(Debug)]
+pub struct Login {
+    pub token: Token,
+    /// The token's TTL as Vault reported it; `None` for token files (not looked up).
+    pub ttl: Option<Duration>,
+    pub renewable: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("cannot read {file}: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file} is empty")]
+    Empty { file: PathBuf },
+    #[error("{method} login refused by Vault ({status}): {errors}")]
+    Rejected {
+        method: &'static str,
+        status: u16,
+        errors: String,
+    },
+    #[error("{method} login answer has no auth.client_token")]
+    Malformed { method: &'static str },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+fn read_secret(file: &Path) -> Result<Zeroizing<String>, AuthError> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(file).map_err(|source| AuthError::Read {
+            file: file.to_owned(),
+            source,
+        })?,
+    );
+    let trimmed = Zeroizing::new(text.trim().to_owned());
+    if trimmed.is_empty() {
+        return Err(AuthError::Empty {
+            file: file.to_owned(),
+        });
+    }
+    Ok(trimmed)
+}
+
+/// Logs in once with the configured method.
+pub async fn login(
+    auth: &AuthConfig,
+    namespace: &str,
+    upstream: &Upstream,
+) -> Result<Login, AuthError> {
+    match auth {
+        AuthConfig::TokenFile { path } => Ok(Login {
+            token: Token::new(read_secret(path)?.as_str()),
+            ttl: None,
+            renewable: false,
+        }),
+        AuthConfig::AppRole {
+            mount,
+            role_id_file,
+            secret_id_file,
+        } => {
+            let role_id = read_secret(role_id_file)?;
+            let secret_id = read_secret(secret_id_file)?;
+            let body = json!({ "role_id": role_id.as_str(), "secret_id": secret_id.as_str() });
+            let (status, answer) = upstream
+                .call_json(
+                    Method::POST,
+                    &format!("/v1/auth/{mount}/login"),
+                    namespace,
+                    None,
+                    Some(&body),
+                )
+                .await?;
+            auth_answer("approle", status, &answer)
+        }
+    }
+}
+
+/// Reads `auth.client_token`, `lease_duration` and `renewable` from a login answer.
+fn auth_answer(
+    method: &'static str,
+    status: http::StatusCode,
+    answer: &Value,
+) -> Result<Login, AuthError> {
+    if !status.is_success() {
+        return Err(AuthError::Rejected {
+            method,
+            status: status.as_u16(),
+            errors: vault_errors(answer),
+        });
+    }
+    let auth = &answer["auth"];
+    let token = auth["client_token"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .ok_or(AuthError::Malformed { method })?;
+    Ok(Login {
+        token: Token::new(token),
+        ttl: auth["lease_duration"]
+            .as_u64()
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs),
+        renewable: auth["renewable"].as_bool().unwrap_or(false),
+    })
+}
+
+/// Vault's `{"errors":[...]}` joined into one line.
+pub fn vault_errors(answer: &Value) -> String {
+    match answer["errors"].as_array() {
+        Some(list) if !list.is_empty() => list
+            .iter()
+            .map(|e| e.as_str().unwrap_or("?"))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => "no error text".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_answers_are_read_and_refusals_keep_vaults_words() {
+        let ok =
+            json!({"auth": {"client_token": "s.abc", "lease_duration": 60, "renewable": true}});
+        let login = auth_answer("approle", http::StatusCode::OK, &ok).unwrap();
+        assert_eq!(login.token.expose(), "s.abc");
+        assert_eq!(login.ttl, Some(Duration::from_secs(60)));
+        let refused = json!({"errors": ["invalid role or secret ID"]});
+        let err = auth_answer("approle", http::StatusCode::BAD_REQUEST, &refused).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "approle login refused by Vault (400): invalid role or secret ID"
+        );
+        assert!(matches!(
+            auth_answer("approle", http::StatusCode::OK, &json!({"auth": null})),
+            Err(AuthError::Malformed { .. })
+        ));
+    }
+}
