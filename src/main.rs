@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vaultgate::cli::{Cli, Command, ConfigCommand};
+use vaultgate::cli::{Cli, CertsCommand, Command, ConfigCommand};
+use vaultgate::identity::Caller;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -22,6 +23,12 @@ fn main() -> ExitCode {
         Command::Config(ConfigCommand::Check { file }) => vaultgate::cli::config::check(&file)
             .map(|summary| println!("{summary}"))
             .map_err(Into::into),
+        Command::Certs(CertsCommand::Init {
+            dir,
+            services,
+            trust_domain,
+            hosts,
+        }) => certs_init(&dir, &services, &trust_domain, &hosts),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -42,4 +49,23 @@ fn runtime() -> Result<tokio::runtime::Runtime, Box<dyn std::error::Error>> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
+}
+
+fn certs_init(
+    dir: &std::path::Path,
+    services: &[String],
+    trust_domain: &str,
+    hosts: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let callers = services
+        .iter()
+        .map(|s| Caller::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let paths = vaultgate::cli::certs::init(dir, &callers, trust_domain, hosts)?;
+    println!("CA:      {}", paths.ca_cert.display());
+    println!("server:  {} (localhost, 127.0.0.1, ::1)", paths.server_cert.display());
+    for (caller, cert, _) in &paths.clients {
+        println!("client:  {} ({caller})", cert.display());
+    }
+    Ok(())
 }

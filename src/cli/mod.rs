@@ -1,5 +1,6 @@
 //! Command-line interface: one module per subcommand; `main` only parses and dispatches.
 
+pub mod certs;
 pub mod config;
 pub mod run;
 
@@ -29,6 +30,29 @@ pub enum Command {
     /// Validate configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Development certificates.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Create a dev CA (reused when present), a localhost server certificate and one client
+    /// certificate per service.
+    Init {
+        /// Output directory.
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+        /// A service as tenant/service; repeat for several.
+        #[arg(long = "service")]
+        services: Vec<String>,
+        /// The SPIFFE trust domain written into client certificates.
+        #[arg(long, default_value = "vaultgate.local")]
+        trust_domain: String,
+        /// Extra DNS names for the server certificate; repeat for several.
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,0 +1,210 @@
+//! [core] acceptance: a table of malformed and ambiguous requests, sent as raw bytes over a
+//! real mTLS connection; each gets its documented status and none reaches OpenBao (counted
+//! with OpenBao's own audit log).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::rustls;
+
+use crate::support::gate::Gate;
+use crate::support::openbao::OpenBao;
+use crate::support::pki::Pki;
+
+const OK_PATH: &str = "/v1/secret/data/acme/billing/db";
+
+struct Raw {
+    connector: tokio_rustls::TlsConnector,
+    address: String,
+}
+
+impl Raw {
+    fn new(pki: &Pki, address: &str) -> Raw {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in vaultgate::listener::read_certs(&pki.ca_cert()).unwrap() {
+            roots.add(c).unwrap();
+        }
+        let (cert, key) = pki.client("acme/billing");
+        let chain = vaultgate::listener::read_certs(&cert).unwrap();
+        let key = vaultgate::listener::read_key(&key).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .unwrap();
+        Raw {
+            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            address: address.to_owned(),
+        }
+    }
+
+    /// Sends raw bytes on a fresh connection and returns the status of the first response.
+    async fn status(&self, request: &[u8]) -> Option<u16> {
+        let tcp = tokio::net::TcpStream::connect(&self.address).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = self.connector.connect(name, tcp).await.unwrap();
+        tls.write_all(request).await.unwrap();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut chunk = [0u8; 4096];
+            loop {
+                match tls.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        buf.extend_from_slice(&chunk[..n]);
+                        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        read.await.expect("no answer within 10 s");
+        let head = String::from_utf8_lossy(&buf);
+        head.split_whitespace().nth(1).and_then(|s| s.parse().ok())
+    }
+}
+
+fn get(target: &str, headers: &str) -> Vec<u8> {
+    format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n")
+        .into_bytes()
+}
+
+fn post(target: &str, headers: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {target} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn method(m: &str) -> Vec<u8> {
+    format!("{m} {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").into_bytes()
+}
+
+fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
+    let p = |suffix: &str| format!("/v1/secret/data/acme/billing{suffix}");
+    let json = "Content-Type: application/json\r\n";
+    let deep = format!("{}{}", "{\"a\":".repeat(70), "1".to_owned() + &"}".repeat(70));
+    let long_path = format!("/v1/secret/data/acme/billing/{}", "a".repeat(5000));
+    let many_segments = format!("/v1/secret/data/acme/billing/{}x", "s/".repeat(70));
+    let big_header = format!("X-Pad: {}\r\n", "p".repeat(70 * 1024));
+    let big_body = format!("{{\"data\":{{\"v\":\"{}\"}}}}", "b".repeat(1024 * 1024 + 16));
+    vec![
+        // Dot and empty segments, raw and encoded: Vault would redirect or re-route them.
+        ("raw dot-dot", get(&p("/../../web/key"), ""), 400),
+        ("raw dot", get(&p("/./db"), ""), 400),
+        ("raw empty segment", get(&p("//db"), ""), 400),
+        ("empty segment after /v1", get("/v1//secret/data/acme/billing/db", ""), 400),
+        ("trailing slash on a read", get(&p("/db/"), ""), 400),
+        ("encoded dot-dot", get(&p("/%2e%2e/db"), ""), 400),
+        ("encoded DOT-DOT upper", get(&p("/%2E%2E/db"), ""), 400),
+        ("encoded dot", get(&p("/%2e/db"), ""), 400),
+        ("encoded slash dot-dot", get(&p("%2F..%2Fweb%2Fkey"), ""), 400),
+        ("encoded double slash", get(&p("%2F%2Fdb"), ""), 400),
+        ("encoded leading slash", get(&p("/%2Fdb"), ""), 400),
+        ("encoded backslash", get(&p("/%5Cdb"), ""), 400),
+        ("raw backslash", get(&p("/\\db"), ""), 400),
+        // Non-printable characters and broken escapes.
+        ("encoded NUL", get(&p("/db%00"), ""), 400),
+        ("encoded newline", get(&p("/db%0a"), ""), 400),
+        ("encoded tab", get(&p("/db%09"), ""), 400),
+        ("encoded DEL", get(&p("/db%7F"), ""), 400),
+        ("zero-width space", get(&p("/db%E2%80%8B"), ""), 400),
+        ("invalid UTF-8", get(&p("/db%FF"), ""), 400),
+        ("truncated escape", get(&p("/db%"), ""), 400),
+        ("invalid escape", get(&p("/db%zz"), ""), 400),
+        // Prefix.
+        ("empty /v1/", get("/v1/", ""), 400),
+        ("wrong version", get("/v2/secret/data/acme/billing/db", ""), 400),
+        ("uppercase prefix", get("/V1/secret/data/acme/billing/db", ""), 400),
+        // Query: Go drops pairs with ';' and takes the first list value.
+        ("semicolon in query", get(&format!("{OK_PATH}?a=1;list=true"), ""), 400),
+        ("repeated list", get(&format!("{OK_PATH}?list=true&list=false"), ""), 400),
+        ("encoded repeated list", get(&format!("{OK_PATH}?%6cist=true&list=false"), ""), 400),
+        ("list not a bool", get(&format!("{OK_PATH}?list=yes"), ""), 400),
+        ("list and scan", get(&format!("{OK_PATH}?list=true&scan=true"), ""), 400),
+        ("repeated help", get(&format!("{OK_PATH}?help=1&help=1"), ""), 400),
+        ("invalid query escape", get(&format!("{OK_PATH}?x=%zz"), ""), 400),
+        // Token and namespace headers.
+        ("two tokens", get(OK_PATH, "X-Vault-Token: a\r\nX-Vault-Token: b\r\n"), 400),
+        ("token and bearer", get(OK_PATH, "X-Vault-Token: a\r\nAuthorization: Bearer b\r\n"), 400),
+        ("two authorization", get(OK_PATH, "Authorization: Bearer a\r\nAuthorization: Bearer b\r\n"), 400),
+        ("two namespaces", get(OK_PATH, "X-Vault-Namespace: a\r\nX-Vault-Namespace: b\r\n"), 400),
+        ("namespace dot-dot", get(OK_PATH, "X-Vault-Namespace: ns1/..\r\n"), 400),
+        ("namespace empty segment", get(OK_PATH, "X-Vault-Namespace: ns1//child\r\n"), 400),
+        ("inline auth header", get(OK_PATH, "X-Vault-Inline-Auth-Path: auth/userpass/login/bob\r\n"), 400),
+        ("two wrap TTLs", get(OK_PATH, "X-Vault-Wrap-TTL: 60\r\nX-Vault-Wrap-TTL: 120\r\n"), 400),
+        ("invalid wrap TTL", get(OK_PATH, "X-Vault-Wrap-TTL: soon\r\n"), 400),
+        // Hop-by-hop tricks: a nominated header would vanish at some hop but not another.
+        ("connection nominates namespace", get(OK_PATH, "X-Vault-Namespace: ns1\r\nConnection: X-Vault-Namespace\r\n"), 400),
+        ("connection nominates token", get(OK_PATH, "Connection: keep-alive, X-Vault-Token\r\n"), 400),
+        ("upgrade", get(OK_PATH, "Upgrade: websocket\r\nConnection: upgrade\r\n"), 400),
+        // Targets and framing.
+        ("absolute-form target", get(&format!("http://evil.example{OK_PATH}"), ""), 400),
+        (
+            "CL and TE",
+            format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n").into_bytes(),
+            400,
+        ),
+        (
+            "two different content lengths",
+            format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{{}}").into_bytes(),
+            400,
+        ),
+        (
+            "obs-fold continuation",
+            format!("GET {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nX-Vault-Token: a\r\n b\r\nConnection: close\r\n\r\n").into_bytes(),
+            400,
+        ),
+        // Bodies: the proxy accepts exactly one JSON object and nothing Go would read otherwise.
+        ("gzip body", post(OK_PATH, "Content-Type: application/json\r\nContent-Encoding: gzip\r\n", "{}"), 415),
+        ("form body", post(OK_PATH, "Content-Type: application/x-www-form-urlencoded\r\n", "data=x"), 415),
+        ("duplicate JSON keys", post(OK_PATH, json, r#"{"data":{"a":1},"data":{"a":2}}"#), 400),
+        ("second JSON value", post(OK_PATH, json, r#"{"data":{"a":1}} {"data":{"a":2}}"#), 400),
+        ("JSON array body", post(OK_PATH, json, "[1]"), 400),
+        ("JSON too deep", post(OK_PATH, json, &deep), 400),
+        // Methods.
+        ("unknown method", method("FOO"), 405),
+        ("OPTIONS", method("OPTIONS"), 405),
+        ("lowercase get", method("get"), 405),
+        ("TRACE", method("TRACE"), 405),
+        // Sizes.
+        ("path too long", get(&long_path, ""), 414),
+        ("too many segments", get(&many_segments, ""), 414),
+        ("headers too large", get(OK_PATH, &big_header), 431),
+        ("body too large", post(OK_PATH, json, &big_body), 413),
+    ]
+}
+
+#[tokio::test]
+async fn malformed_and_ambiguous_requests_are_refused_before_vault() {
+    let bao = OpenBao::start().await;
+    bao.kv_put("acme/billing/db", serde_json::json!({"password": "pw"})).await;
+    let pki = Pki::new(&["acme/billing"]);
+    let gate = Gate::start(&bao, &pki, &["acme/billing"]).await;
+    let raw = Raw::new(&pki, &gate.address);
+
+    // The same connection setup does reach Vault for a well-formed request.
+    let before = bao.audit_requests();
+    assert_eq!(raw.status(&get(OK_PATH, "")).await, Some(200));
+    assert_eq!(bao.audit_requests(), before + 1);
+
+    let cases = cases();
+    assert!(cases.len() >= 40);
+    let before = bao.audit_requests();
+    let mut wrong = Vec::new();
+    for (name, request, expected) in &cases {
+        let got = raw.status(request).await;
+        if got != Some(*expected) {
+            wrong.push(format!("{name}: expected {expected}, got {got:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{} case(s) wrong:\n{}", wrong.len(), wrong.join("\n"));
+    assert_eq!(bao.audit_requests(), before, "a refused request reached OpenBao");
+    gate.stop().await;
+}

@@ -1,0 +1,141 @@
+//! `Gate`: a vaultgate started in-process on a free loopback port in front of a test OpenBao,
+//! with one AppRole identity per service, mTLS from the test PKI and a policy directory.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use vaultgate::app::App;
+use vaultgate::config::Config;
+
+use super::openbao::OpenBao;
+use super::pki::Pki;
+
+/// The Vault-side policy of every test service: deliberately broad, so that every deny seen
+/// through the proxy is the proxy's own enforcement, not Vault's.
+pub const BROAD_VAULT_POLICY: &str = r#"
+path "secret/*" { capabilities = ["create", "read", "update", "patch", "delete", "list"] }
+path "kv/*" { capabilities = ["create", "read", "update", "patch", "delete", "list"] }
+path "sys/internal/ui/mounts/*" { capabilities = ["read"] }
+path "cubbyhole/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+path "auth/token/lookup-self" { capabilities = ["read"] }
+path "auth/token/renew-self" { capabilities = ["update"] }
+path "auth/token/create" { capabilities = ["create", "update"] }
+path "sys/wrapping/*" { capabilities = ["create", "read", "update"] }
+"#;
+
+pub struct Gate {
+    pub dir: tempfile::TempDir,
+    pub address: String,
+    stop: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+    /// Each service's Vault token as vaultgate holds it (read back from the test's own
+    /// login), so tests can prove it never reaches a caller.
+    pub config_file: PathBuf,
+}
+
+impl Gate {
+    /// Starts vaultgate for `services` (e.g. `["acme/billing"]`) with the repo's `policies/`.
+    pub async fn start(bao: &OpenBao, pki: &Pki, services: &[&str]) -> Gate {
+        let repo_policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        Gate::start_with(bao, pki, services, &[], &repo_policies, "").await
+    }
+
+    /// Starts vaultgate with AppRole `services`, `token_file` services given as (name,
+    /// token), a policy directory and extra config text appended.
+    pub async fn start_with(
+        bao: &OpenBao,
+        pki: &Pki,
+        services: &[&str],
+        token_services: &[(&str, &str)],
+        policies: &Path,
+        extra: &str,
+    ) -> Gate {
+        let dir = tempfile::tempdir().unwrap();
+        bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY).await;
+        bao.enable_approle().await;
+        let mut toml = format!(
+            r#"
+[vault]
+address = "{vault}"
+timeout = "10s"
+
+[[listener]]
+address = "127.0.0.1:0"
+tls_cert = "{cert}"
+tls_key = "{key}"
+client_ca = "{ca}"
+trust_domain = "vaultgate.test"
+
+[policies]
+dir = "{policies}"
+"#,
+            vault = bao.addr(),
+            cert = pki.server_cert().display(),
+            key = pki.server_key().display(),
+            ca = pki.ca_cert().display(),
+            policies = policies.display(),
+        );
+        for service in services {
+            let role = service.replace('/', "-");
+            let (role_id, secret_id) = bao.approle(&role, &["vaultgate-test-broad"]).await;
+            let role_file = dir.path().join(format!("{role}.role_id"));
+            let secret_file = dir.path().join(format!("{role}.secret_id"));
+            std::fs::write(&role_file, role_id).unwrap();
+            std::fs::write(&secret_file, secret_id).unwrap();
+            toml.push_str(&format!(
+                "\n[[service]]\nname = \"{service}\"\nauth = \"approle\"\nrole_id_file = \"{}\"\nsecret_id_file = \"{}\"\n",
+                role_file.display(),
+                secret_file.display()
+            ));
+        }
+        for (service, token) in token_services {
+            let file = dir.path().join(format!("{}.token", service.replace('/', "-")));
+            std::fs::write(&file, format!("{token}\n")).unwrap();
+            toml.push_str(&format!(
+                "\n[[service]]\nname = \"{service}\"\nauth = \"token_file\"\ntoken_file = \"{}\"\n",
+                file.display()
+            ));
+        }
+        toml.push_str(extra);
+        let config_file = dir.path().join("vaultgate.toml");
+        std::fs::write(&config_file, &toml).unwrap();
+        let config = Config::load(&config_file).unwrap();
+        let app = App::start(config).await.unwrap();
+        assert!(
+            app.wait_ready(Duration::from_secs(20)).await,
+            "vaultgate services did not log in"
+        );
+        let address = app.addresses()[0].clone();
+        let stop = app.shutdown_handle();
+        let task = tokio::spawn(async move {
+            app.run().await.unwrap();
+        });
+        Gate {
+            dir,
+            address,
+            stop,
+            task: Some(task),
+            config_file,
+        }
+    }
+
+    /// `https://127.0.0.1:PORT`, what a service puts in `VAULT_ADDR`.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.address)
+    }
+
+    /// Stops vaultgate and waits for it to drain.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(t) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(15), t).await;
+        }
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}

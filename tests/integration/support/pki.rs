@@ -1,0 +1,73 @@
+//! `Pki`: the dev certificates of `vaultgate certs init` for tests, plus an unrelated rogue CA
+//! with its own `acme/billing` client certificate.
+
+use std::path::{Path, PathBuf};
+
+use vaultgate::identity::Caller;
+
+pub const TRUST_DOMAIN: &str = "vaultgate.test";
+
+pub struct Pki {
+    dir: tempfile::TempDir,
+    rogue: tempfile::TempDir,
+}
+
+impl Pki {
+    pub fn new(services: &[&str]) -> Pki {
+        let callers: Vec<Caller> = services.iter().map(|s| Caller::parse(s).unwrap()).collect();
+        let dir = tempfile::tempdir().unwrap();
+        vaultgate::cli::certs::init(dir.path(), &callers, TRUST_DOMAIN, &[]).unwrap();
+        let rogue = tempfile::tempdir().unwrap();
+        let billing = Caller::parse("acme/billing").unwrap();
+        vaultgate::cli::certs::init(rogue.path(), &[billing], TRUST_DOMAIN, &[]).unwrap();
+        Pki { dir, rogue }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+    pub fn server_cert(&self) -> PathBuf {
+        self.dir.path().join("localhost.pem")
+    }
+    pub fn server_key(&self) -> PathBuf {
+        self.dir.path().join("localhost-key.pem")
+    }
+    /// (certificate, key) of a service, e.g. `client("acme/billing")`.
+    pub fn client(&self, service: &str) -> (PathBuf, PathBuf) {
+        let stem = service.replace('/', "-");
+        (
+            self.dir.path().join(format!("{stem}.pem")),
+            self.dir.path().join(format!("{stem}-key.pem")),
+        )
+    }
+    /// A client certificate for `acme/billing` signed by a CA vaultgate does not trust.
+    pub fn rogue_client(&self) -> (PathBuf, PathBuf) {
+        (
+            self.rogue.path().join("acme-billing.pem"),
+            self.rogue.path().join("acme-billing-key.pem"),
+        )
+    }
+
+    /// A reqwest client trusting the dev CA, presenting `identity` (cert, key) if given.
+    pub fn http(&self, identity: Option<(PathBuf, PathBuf)>) -> reqwest::Client {
+        let ca = reqwest::Certificate::from_pem(&std::fs::read(self.ca_cert()).unwrap()).unwrap();
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(ca)
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some((cert, key)) = identity {
+            let mut pem = std::fs::read(cert).unwrap();
+            pem.extend(std::fs::read(key).unwrap());
+            b = b.identity(reqwest::Identity::from_pem(&pem).unwrap());
+        }
+        b.build().unwrap()
+    }
+
+    /// A client for a configured service.
+    pub fn client_for(&self, service: &str) -> reqwest::Client {
+        self.http(Some(self.client(service)))
+    }
+}
