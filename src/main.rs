@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vaultgate::cli::{Cli, CertsCommand, Command, ConfigCommand};
+use vaultgate::cli::{CertsCommand, Cli, Command, ConfigCommand};
 use vaultgate::identity::Caller;
 
 fn main() -> ExitCode {
@@ -63,7 +63,10 @@ fn certs_init(
         .collect::<Result<Vec<_>, _>>()?;
     let paths = vaultgate::cli::certs::init(dir, &callers, trust_domain, hosts)?;
     println!("CA:      {}", paths.ca_cert.display());
-    println!("server:  {} (localhost, 127.0.0.1, ::1)", paths.server_cert.display());
+    println!(
+        "server:  {} (localhost, 127.0.0.1, ::1)",
+        paths.server_cert.display()
+    );
     for (caller, cert, _) in &paths.clients {
         println!("client:  {} ({caller})", cert.display());
     }

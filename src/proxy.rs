@@ -118,6 +118,18 @@ impl Proxy {
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let caller = conn.caller.clone().map_err(ProxyError::Identity)?;
         let (parts, body) = req.into_parts();
+        // hyper bounds its read buffer, not the header block itself (and HTTP/2 counts
+        // differently), so the limit is enforced here, on what both protocols decoded.
+        let header_bytes: usize = parts
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum();
+        if header_bytes > self.limits.max_header_bytes {
+            return Err(ProxyError::HeadersTooLarge {
+                limit: self.limits.max_header_bytes,
+            });
+        }
         let body = self.read_body(&parts, body).await?;
         let op = Operation::classify(&parts, body, &self.limits.classify)?;
         exchange.path = Some(op.full_path.clone());

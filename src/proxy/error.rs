@@ -33,6 +33,8 @@ pub enum ProxyError {
     Identity(String),
     #[error(transparent)]
     Classify(#[from] ClassifyError),
+    #[error("request headers exceed the limit of {limit} bytes")]
+    HeadersTooLarge { limit: usize },
     #[error("request body exceeds the limit of {limit} bytes")]
     BodyTooLarge { limit: usize },
     #[error("cannot read the request body: {0}")]
@@ -52,6 +54,7 @@ impl ProxyError {
         match self {
             ProxyError::Identity(_)
             | ProxyError::Classify(_)
+            | ProxyError::HeadersTooLarge { .. }
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::Body(_) => Side::Caller,
             ProxyError::Upstream(_) | ProxyError::Redirect { .. } => Side::Upstream,
@@ -63,6 +66,7 @@ impl ProxyError {
         match self {
             ProxyError::Identity(_) => StatusCode::FORBIDDEN,
             ProxyError::Classify(c) => c.status(),
+            ProxyError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Body(_) => StatusCode::BAD_REQUEST,
             ProxyError::NoToken { .. } => StatusCode::SERVICE_UNAVAILABLE,

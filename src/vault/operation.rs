@@ -1,6 +1,13 @@
 //! `Operation`: one Vault request classified exactly as Vault/OpenBao would read it, in one
 //! canonical form that is both what the policy authorizes and what is forwarded upstream.
 
+mod body;
+mod headers;
+mod query;
+mod target;
+#[cfg(test)]
+mod tests;
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -111,26 +118,146 @@ impl ClassifyError {
     }
 }
 
+/// The method as Vault dispatches on it, before the query can turn a GET into a list or scan.
+#[derive(Debug, Clone, Copy)]
+enum MethodKind {
+    Get,
+    Fixed(Verb),
+}
+
+impl MethodKind {
+    /// Method names are case-sensitive in Vault (`get` is 405), and `http` keeps extension
+    /// methods byte for byte, so an exact string match is the same test Vault makes.
+    fn of(method: &Method) -> Result<MethodKind, ClassifyError> {
+        let kind = match method.as_str() {
+            "GET" => MethodKind::Get,
+            "LIST" => MethodKind::Fixed(Verb::List),
+            "SCAN" => MethodKind::Fixed(Verb::Scan),
+            "POST" | "PUT" => MethodKind::Fixed(Verb::Write),
+            "PATCH" => MethodKind::Fixed(Verb::Patch),
+            "DELETE" => MethodKind::Fixed(Verb::Delete),
+            "HEAD" => MethodKind::Fixed(Verb::Head),
+            "HELP" => MethodKind::Fixed(Verb::Help),
+            other => return Err(ClassifyError::Method(other.to_owned())),
+        };
+        Ok(kind)
+    }
+
+    /// Applies the query the way Vault does: a non-empty `help` wins over every method (its
+    /// help wrapper runs before dispatch); `list`/`scan` only change a GET.
+    fn verb(self, query: &query::ParsedQuery) -> Result<Verb, ClassifyError> {
+        if query.list == Some(true) && query.scan == Some(true) {
+            return Err(ambiguous("list and scan are both true"));
+        }
+        if query.help {
+            return Ok(Verb::Help);
+        }
+        Ok(match self {
+            MethodKind::Fixed(verb) => verb,
+            MethodKind::Get if query.list == Some(true) => Verb::List,
+            MethodKind::Get if query.scan == Some(true) => Verb::Scan,
+            MethodKind::Get => Verb::Read,
+        })
+    }
+}
+
+fn ambiguous(reason: impl Into<String>) -> ClassifyError {
+    ClassifyError::Ambiguous(reason.into())
+}
+
 impl Operation {
     /// Classifies a request whose hop-by-hop headers are still present (this function
     /// refuses the ambiguous ones) and whose body was already read within the body limit.
     pub fn classify(
-        _parts: &http::request::Parts,
-        _body: Bytes,
-        _limits: &ClassifyLimits,
+        parts: &http::request::Parts,
+        body: Bytes,
+        limits: &ClassifyLimits,
     ) -> Result<Operation, ClassifyError> {
-        Err(ClassifyError::Method(Method::GET.to_string()))
+        let kind = MethodKind::of(&parts.method)?;
+        target::check_form(&parts.uri, parts.version)?;
+        let raw_rest = target::raw_rest(parts.uri.path(), limits)?;
+        let raw_query = parts.uri.query().unwrap_or("");
+        target::check_raw(raw_query)?;
+        let parsed = query::parse(raw_query)?;
+        let verb = kind.verb(&parsed)?;
+        let listing = matches!(verb, Verb::List | Verb::Scan);
+        let path = target::canonical_path(&target::decode(raw_rest)?, listing)?;
+
+        headers::check(&parts.headers)?;
+        let namespace = headers::namespace(&parts.headers)?;
+        let wrap_ttl = headers::wrap_ttl(&parts.headers)?;
+        let full_path = if namespace.is_empty() {
+            path.clone()
+        } else {
+            format!("{namespace}/{path}")
+        };
+        // The namespace moves into the forwarded path, so the limits that protect Vault from
+        // long paths must hold for the combination too, not only for the caller's path.
+        target::check_limits(&full_path, limits)?;
+
+        let (query, params, body) = match verb {
+            // Vault reads writes and patches from the body only and ignores the query.
+            Verb::Write | Verb::Patch => {
+                let params = body::params(&parts.headers, &body, limits.max_json_depth)?;
+                (Vec::new(), params, body)
+            }
+            // Every other verb ignores the body, so it is dropped rather than forwarded.
+            _ => {
+                let params = query::params(&parsed.pairs);
+                (parsed.pairs, params, Bytes::new())
+            }
+        };
+        Ok(Operation {
+            verb,
+            namespace,
+            path,
+            full_path,
+            query,
+            params,
+            body,
+            wrap_ttl,
+            forward_headers: headers::forwarded(&parts.headers),
+        })
     }
 
     /// The origin-form target forwarded upstream: `/v1/` + percent-encoded `full_path`, and
     /// the query rebuilt from `query` (plus `list=true`/`scan=true`/`help=1` for those verbs).
     pub fn upstream_target(&self) -> String {
-        String::new()
+        let mut out = String::from("/v1/");
+        out.push_str(&target::encode_path(&self.full_path));
+        let mut pairs: Vec<String> = self
+            .query
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    target::encode_component(k),
+                    target::encode_component(v)
+                )
+            })
+            .collect();
+        match self.verb {
+            Verb::List => pairs.push("list=true".to_owned()),
+            Verb::Scan => pairs.push("scan=true".to_owned()),
+            Verb::Help => pairs.push("help=1".to_owned()),
+            _ => {}
+        }
+        if !pairs.is_empty() {
+            out.push('?');
+            out.push_str(&pairs.join("&"));
+        }
+        out
     }
 
     /// The method used upstream: GET for read/list/scan/help, POST for writes, PATCH,
     /// DELETE, HEAD.
     pub fn upstream_method(&self) -> Method {
-        Method::GET
+        match self.verb {
+            Verb::Read | Verb::List | Verb::Scan | Verb::Help => Method::GET,
+            Verb::Write => Method::POST,
+            Verb::Patch => Method::PATCH,
+            Verb::Delete => Method::DELETE,
+            Verb::Head => Method::HEAD,
+        }
     }
 }

@@ -8,9 +8,12 @@ use crate::support::openbao::OpenBao;
 use crate::support::pki::Pki;
 
 async fn seed(bao: &OpenBao) {
-    bao.kv_put("acme/billing/db", json!({"password": "billing-db-pw"})).await;
-    bao.kv_put("acme/web/key", json!({"api_key": "web-key"})).await;
-    bao.kv_put("globex/x", json!({"value": "globex-secret"})).await;
+    bao.kv_put("acme/billing/db", json!({"password": "billing-db-pw"}))
+        .await;
+    bao.kv_put("acme/web/key", json!({"api_key": "web-key"}))
+        .await;
+    bao.kv_put("globex/x", json!({"value": "globex-secret"}))
+        .await;
 }
 
 async fn get(client: &reqwest::Client, url: String) -> (u16, Value) {
@@ -27,7 +30,11 @@ async fn a_service_reads_its_own_secrets_and_nothing_else() {
     let gate = Gate::start(&bao, &pki, &["acme/billing", "acme/web"]).await;
     let billing = pki.client_for("acme/billing");
 
-    let (status, body) = get(&billing, format!("{}/v1/secret/data/acme/billing/db", gate.url())).await;
+    let (status, body) = get(
+        &billing,
+        format!("{}/v1/secret/data/acme/billing/db", gate.url()),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["data"]["password"], "billing-db-pw");
 
@@ -38,11 +45,19 @@ async fn a_service_reads_its_own_secrets_and_nothing_else() {
         let reason = body["errors"][0].as_str().unwrap();
         assert!(reason.contains("permission denied"), "{reason}");
         assert!(reason.contains("no rule matches"), "{reason}");
-        assert_eq!(bao.audit_requests(), before, "a denied request reached OpenBao");
+        assert_eq!(
+            bao.audit_requests(),
+            before,
+            "a denied request reached OpenBao"
+        );
     }
 
     // The exact deny in policies/acme.hcl names its file and line.
-    let (status, body) = get(&billing, format!("{}/v1/secret/data/acme/billing/admin", gate.url())).await;
+    let (status, body) = get(
+        &billing,
+        format!("{}/v1/secret/data/acme/billing/admin", gate.url()),
+    )
+    .await;
     assert_eq!(status, 403);
     let reason = body["errors"][0].as_str().unwrap();
     assert!(reason.contains("acme.hcl:"), "{reason}");
@@ -66,7 +81,10 @@ async fn callers_without_a_trusted_certificate_never_reach_vault() {
     // No client certificate: a Vault-style 403 that says what is missing.
     let (status, body) = get(&pki.http(None), url.clone()).await;
     assert_eq!(status, 403, "{body}");
-    assert!(body["errors"][0].as_str().unwrap().contains("client certificate"));
+    assert!(body["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("client certificate"));
 
     // A certificate from another CA: the TLS handshake itself fails.
     let rogue = pki.http(Some(pki.rogue_client()));
@@ -75,9 +93,16 @@ async fn callers_without_a_trusted_certificate_never_reach_vault() {
     // A valid certificate for a service that is not configured.
     let (status, body) = get(&pki.client_for("acme/ghost"), url).await;
     assert_eq!(status, 403, "{body}");
-    assert!(body["errors"][0].as_str().unwrap().contains("not a configured service"));
+    assert!(body["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("not a configured service"));
 
-    assert_eq!(bao.audit_requests(), before, "an unidentified caller reached OpenBao");
+    assert_eq!(
+        bao.audit_requests(),
+        before,
+        "an unidentified caller reached OpenBao"
+    );
     gate.stop().await;
 }
 
@@ -94,31 +119,40 @@ async fn the_openbao_cli_works_through_the_proxy_with_only_vault_variables() {
         ("VAULT_CLIENT_CERT", cert.display().to_string()),
         ("VAULT_CLIENT_KEY", key.display().to_string()),
     ];
-    let run = |args: &[&str]| {
-        let out = bao.cli(args, &env);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+    let run = |args: &'static [&'static str]| {
+        let (bao, env) = (&bao, &env);
+        async move {
+            let out = bao.cli(args, env).await;
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.success(), text)
+        }
     };
 
-    let (ok, text) = run(&["kv", "get", "-field=password", "secret/acme/billing/db"]);
+    let (ok, text) = run(&["kv", "get", "-field=password", "secret/acme/billing/db"]).await;
     assert!(ok, "kv get: {text}");
     assert_eq!(text.trim(), "billing-db-pw");
 
-    let (ok, text) = run(&["kv", "put", "secret/acme/billing/api", "key=fresh-value"]);
+    let (ok, text) = run(&["kv", "put", "secret/acme/billing/api", "key=fresh-value"]).await;
     assert!(ok, "kv put: {text}");
-    let (ok, text) = run(&["kv", "get", "-field=key", "secret/acme/billing/api"]);
-    assert!(ok && text.trim() == "fresh-value", "kv get after put: {text}");
+    let (ok, text) = run(&["kv", "get", "-field=key", "secret/acme/billing/api"]).await;
+    assert!(
+        ok && text.trim() == "fresh-value",
+        "kv get after put: {text}"
+    );
 
-    let (ok, text) = run(&["kv", "list", "secret/acme/billing"]);
+    let (ok, text) = run(&["kv", "list", "secret/acme/billing"]).await;
     assert!(ok, "kv list: {text}");
     assert!(text.contains("db") && text.contains("api"), "{text}");
 
-    let (ok, text) = run(&["kv", "get", "secret/acme/web/key"]);
+    let (ok, text) = run(&["kv", "get", "secret/acme/web/key"]).await;
     assert!(!ok, "a denied read must fail: {text}");
-    assert!(text.contains("403") && text.contains("permission denied"), "{text}");
+    assert!(
+        text.contains("403") && text.contains("permission denied"),
+        "{text}"
+    );
     gate.stop().await;
 }

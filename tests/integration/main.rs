@@ -3,4 +3,5 @@
 mod support;
 
 mod core_flow;
+mod leaks;
 mod malformed;

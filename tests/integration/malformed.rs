@@ -89,11 +89,18 @@ fn method(m: &str) -> Vec<u8> {
 fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
     let p = |suffix: &str| format!("/v1/secret/data/acme/billing{suffix}");
     let json = "Content-Type: application/json\r\n";
-    let deep = format!("{}{}", "{\"a\":".repeat(70), "1".to_owned() + &"}".repeat(70));
+    let deep = format!(
+        "{}{}",
+        "{\"a\":".repeat(70),
+        "1".to_owned() + &"}".repeat(70)
+    );
     let long_path = format!("/v1/secret/data/acme/billing/{}", "a".repeat(5000));
     let many_segments = format!("/v1/secret/data/acme/billing/{}x", "s/".repeat(70));
     let big_header = format!("X-Pad: {}\r\n", "p".repeat(70 * 1024));
-    let big_body = format!("{{\"data\":{{\"v\":\"{}\"}}}}", "b".repeat(1024 * 1024 + 16));
+    let big_body = format!(
+        "{{\"data\":{{\"v\":\"{}\"}}}}",
+        "b".repeat(1024 * 1024 + 16)
+    );
     vec![
         // Dot and empty segments, raw and encoded: Vault would redirect or re-route them.
         ("raw dot-dot", get(&p("/../../web/key"), ""), 400),
@@ -184,7 +191,8 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
 #[tokio::test]
 async fn malformed_and_ambiguous_requests_are_refused_before_vault() {
     let bao = OpenBao::start().await;
-    bao.kv_put("acme/billing/db", serde_json::json!({"password": "pw"})).await;
+    bao.kv_put("acme/billing/db", serde_json::json!({"password": "pw"}))
+        .await;
     let pki = Pki::new(&["acme/billing"]);
     let gate = Gate::start(&bao, &pki, &["acme/billing"]).await;
     let raw = Raw::new(&pki, &gate.address);
@@ -196,15 +204,22 @@ async fn malformed_and_ambiguous_requests_are_refused_before_vault() {
 
     let cases = cases();
     assert!(cases.len() >= 40);
-    let before = bao.audit_requests();
     let mut wrong = Vec::new();
     for (name, request, expected) in &cases {
+        let before = bao.audit_requests();
         let got = raw.status(request).await;
         if got != Some(*expected) {
             wrong.push(format!("{name}: expected {expected}, got {got:?}"));
         }
+        if bao.audit_requests() != before {
+            wrong.push(format!("{name}: reached OpenBao"));
+        }
     }
-    assert!(wrong.is_empty(), "{} case(s) wrong:\n{}", wrong.len(), wrong.join("\n"));
-    assert_eq!(bao.audit_requests(), before, "a refused request reached OpenBao");
+    assert!(
+        wrong.is_empty(),
+        "{} case(s) wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
     gate.stop().await;
 }

@@ -52,7 +52,8 @@ impl Gate {
         extra: &str,
     ) -> Gate {
         let dir = tempfile::tempdir().unwrap();
-        bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY).await;
+        bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
+            .await;
         bao.enable_approle().await;
         let mut toml = format!(
             r#"
@@ -90,7 +91,9 @@ dir = "{policies}"
             ));
         }
         for (service, token) in token_services {
-            let file = dir.path().join(format!("{}.token", service.replace('/', "-")));
+            let file = dir
+                .path()
+                .join(format!("{}.token", service.replace('/', "-")));
             std::fs::write(&file, format!("{token}\n")).unwrap();
             toml.push_str(&format!(
                 "\n[[service]]\nname = \"{service}\"\nauth = \"token_file\"\ntoken_file = \"{}\"\n",

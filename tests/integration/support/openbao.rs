@@ -160,8 +160,12 @@ impl OpenBao {
     }
 
     pub async fn write_policy(&self, name: &str, hcl: &str) {
-        self.root("PUT", &format!("sys/policies/acl/{name}"), Some(json!({ "policy": hcl })))
-            .await;
+        self.root(
+            "PUT",
+            &format!("sys/policies/acl/{name}"),
+            Some(json!({ "policy": hcl })),
+        )
+        .await;
     }
 
     /// A token with exactly these policies (no default policy unless asked).
@@ -179,7 +183,12 @@ impl OpenBao {
     /// Enables AppRole at `approle/` (idempotent).
     pub async fn enable_approle(&self) {
         let (status, _) = self
-            .api("POST", "sys/auth/approle", Some(json!({ "type": "approle" })), "root")
+            .api(
+                "POST",
+                "sys/auth/approle",
+                Some(json!({ "type": "approle" })),
+                "root",
+            )
             .await;
         assert!(status == 204 || status == 400, "enable approle: {status}");
     }
@@ -210,19 +219,26 @@ impl OpenBao {
 
     /// Writes a KV v2 secret at `secret/data/<path>` with the root token.
     pub async fn kv_put(&self, path: &str, data: Value) {
-        self.root("POST", &format!("secret/data/{path}"), Some(json!({ "data": data })))
-            .await;
+        self.root(
+            "POST",
+            &format!("secret/data/{path}"),
+            Some(json!({ "data": data })),
+        )
+        .await;
     }
 
-    /// Runs the `bao` CLI with a clean environment plus `envs`.
-    pub fn cli(&self, args: &[&str], envs: &[(&str, String)]) -> std::process::Output {
-        Command::new(bao_binary())
+    /// Runs the `bao` CLI with a clean environment plus `envs`. Async, so that a vaultgate
+    /// running on the test's own runtime keeps serving while the CLI talks to it.
+    pub async fn cli(&self, args: &[&str], envs: &[(&str, String)]) -> std::process::Output {
+        tokio::process::Command::new(bao_binary())
             .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
             .envs(envs.iter().map(|(k, v)| (k, v)))
+            .kill_on_drop(true)
             .output()
+            .await
             .expect("run bao CLI")
     }
 }

@@ -1,0 +1,274 @@
+//! Request headers: refusing the ones Vault or an HTTP hop could read differently, the
+//! namespace and wrap TTL the proxy re-sends itself, and the allow-list forwarded upstream.
+
+use std::time::Duration;
+
+use http::header::{
+    ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST,
+    TRANSFER_ENCODING, UPGRADE, USER_AGENT,
+};
+use http::{HeaderMap, HeaderName};
+
+use super::{ambiguous, ClassifyError};
+
+const X_VAULT_TOKEN: HeaderName = HeaderName::from_static("x-vault-token");
+const X_VAULT_NAMESPACE: HeaderName = HeaderName::from_static("x-vault-namespace");
+const X_VAULT_WRAP_TTL: HeaderName = HeaderName::from_static("x-vault-wrap-ttl");
+const X_VAULT_REQUEST: HeaderName = HeaderName::from_static("x-vault-request");
+
+/// Vault takes the first of repeated headers while other hops may take the last, so none of
+/// these may appear twice.
+const SINGLE: [HeaderName; 7] = [
+    X_VAULT_TOKEN,
+    AUTHORIZATION,
+    CONTENT_LENGTH,
+    X_VAULT_WRAP_TTL,
+    CONTENT_TYPE,
+    HOST,
+    X_VAULT_NAMESPACE,
+];
+
+/// The only caller headers forwarded; the proxy sets token, namespace and wrap TTL itself.
+const FORWARDED: [HeaderName; 4] = [CONTENT_TYPE, ACCEPT, USER_AGENT, X_VAULT_REQUEST];
+
+/// Refuses header combinations that are ambiguous or that would change what Vault does
+/// behind the policy's back.
+pub(super) fn check(headers: &HeaderMap) -> Result<(), ClassifyError> {
+    for name in &SINGLE {
+        if headers.get_all(name).iter().nth(1).is_some() {
+            return Err(ambiguous(format!("repeated {name} header")));
+        }
+    }
+    // Vault prefers X-Vault-Token over a bearer token; two credentials are refused rather
+    // than letting the reader's precedence pick one.
+    let bearer = headers.get(AUTHORIZATION).is_some_and(|v| {
+        v.as_bytes()
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"bearer "))
+    });
+    if bearer && headers.contains_key(X_VAULT_TOKEN) {
+        return Err(ambiguous("both X-Vault-Token and Authorization: Bearer"));
+    }
+    // OpenBao logs in inside the request with these, under a token the policy never saw.
+    if headers
+        .keys()
+        .any(|name| name.as_str().starts_with("x-vault-inline-auth"))
+    {
+        return Err(ambiguous("inline authentication headers are not accepted"));
+    }
+    if headers.contains_key(UPGRADE) {
+        return Err(ambiguous("Upgrade is not accepted"));
+    }
+    // Go does not drop headers that `Connection` nominates, so a nominated header could be
+    // removed by one hop and honoured by Vault.
+    for token in list_tokens(headers, &CONNECTION)? {
+        if !token.eq_ignore_ascii_case("close") && !token.eq_ignore_ascii_case("keep-alive") {
+            return Err(ambiguous("Connection nominates a header"));
+        }
+    }
+    if headers.contains_key(TRANSFER_ENCODING) && headers.contains_key(CONTENT_LENGTH) {
+        return Err(ambiguous("both Transfer-Encoding and Content-Length"));
+    }
+    // Vault does not decompress; a compressed body would be parsed as something else.
+    let encodings = list_tokens(headers, &CONTENT_ENCODING)
+        .map_err(|_| ClassifyError::MediaType("unreadable Content-Encoding".to_owned()))?;
+    if encodings
+        .iter()
+        .any(|token| !token.eq_ignore_ascii_case("identity"))
+    {
+        return Err(ClassifyError::MediaType(
+            "request Content-Encoding is not supported".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// The non-empty elements of a comma-separated header, across all of its instances.
+fn list_tokens<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Result<Vec<&'a str>, ClassifyError> {
+    let mut tokens = Vec::new();
+    for value in headers.get_all(name) {
+        let value = value
+            .to_str()
+            .map_err(|_| ambiguous(format!("non-ASCII {name} header")))?;
+        tokens.extend(
+            value
+                .split(',')
+                .map(|t| t.trim_matches([' ', '\t']))
+                .filter(|t| !t.is_empty()),
+        );
+    }
+    Ok(tokens)
+}
+
+/// The canonical namespace: empty for root, otherwise segments joined by `/` without a
+/// leading or trailing `/`. Anything `path.Clean` would change (`ns1/..` is root to Vault)
+/// is refused rather than cleaned. Call after [`check`], which refuses repeats.
+pub(super) fn namespace(headers: &HeaderMap) -> Result<String, ClassifyError> {
+    let Some(value) = headers.get(X_VAULT_NAMESPACE) else {
+        return Ok(String::new());
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ambiguous("non-ASCII X-Vault-Namespace"))?;
+    let value = value.trim_matches(' ');
+    let value = value.strip_prefix('/').unwrap_or(value);
+    let value = value.strip_suffix('/').unwrap_or(value);
+    if value.is_empty() || value == "root" {
+        return Ok(String::new());
+    }
+    for (i, segment) in value.split('/').enumerate() {
+        let bad = segment.is_empty()
+            || segment == "."
+            || segment == ".."
+            // `root` names the root namespace only as the whole header; as a prefix Vault
+            // finds no such namespace, so no rule should be asked about it.
+            || (i == 0 && segment == "root")
+            || segment
+                .chars()
+                .any(|c| c == '%' || c == '\\' || c.is_control() || c.is_whitespace());
+        if bad {
+            return Err(ambiguous("invalid X-Vault-Namespace"));
+        }
+    }
+    Ok(value.to_owned())
+}
+
+/// `X-Vault-Wrap-TTL` parsed like Vault's `ParseDurationSecond`; zero or empty means no
+/// wrapping. Call after [`check`], which refuses repeats.
+pub(super) fn wrap_ttl(headers: &HeaderMap) -> Result<Option<Duration>, ClassifyError> {
+    let Some(value) = headers.get(X_VAULT_WRAP_TTL) else {
+        return Ok(None);
+    };
+    let invalid = || ambiguous("invalid X-Vault-Wrap-TTL");
+    let value = value.to_str().map_err(|_| invalid())?.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let ttl = if let Some(days) = value.strip_suffix('d') {
+        whole_units(days, 86_400)
+    } else if value.bytes().all(|b| b.is_ascii_digit()) {
+        whole_units(value, 1)
+    } else {
+        go_duration(value)
+    }
+    .ok_or_else(invalid)?;
+    Ok((!ttl.is_zero()).then_some(ttl))
+}
+
+/// Go's `time.Duration` is an `i64` of nanoseconds; Vault would overflow silently past it.
+const MAX_NANOS: u128 = i64::MAX as u128;
+
+/// A plain count of `unit_secs`, digits only (Go would accept a sign; we refuse it).
+fn whole_units(digits: &str, unit_secs: u128) -> Option<Duration> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos = digits
+        .parse::<u128>()
+        .ok()?
+        .checked_mul(unit_secs * 1_000_000_000)?;
+    to_duration(nanos)
+}
+
+/// Go's `time.ParseDuration` without a sign: `1h30m`, `1.5s`, `250ms`.
+fn go_duration(s: &str) -> Option<Duration> {
+    let mut rest = s;
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let int_len = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (int, after) = rest.split_at(int_len);
+        let (frac, after) = match after.strip_prefix('.') {
+            Some(after) => {
+                let len = after
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(after.len());
+                after.split_at(len)
+            }
+            None => ("", after),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let unit: u128 = match unit {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        let whole = if int.is_empty() {
+            0
+        } else {
+            int.parse::<u128>().ok()?.checked_mul(unit)?
+        };
+        // Digits past the 18th are below a nanosecond even for hours; Go drops them too.
+        let frac = frac.get(..frac.len().min(18)).unwrap_or(frac);
+        let part = if frac.is_empty() {
+            0
+        } else {
+            frac.parse::<u128>().ok()?.checked_mul(unit)? / 10u128.checked_pow(frac.len() as u32)?
+        };
+        total = total.checked_add(whole)?.checked_add(part)?;
+        rest = after;
+    }
+    to_duration(total)
+}
+
+fn to_duration(nanos: u128) -> Option<Duration> {
+    if nanos > MAX_NANOS {
+        return None;
+    }
+    let nanos = u64::try_from(nanos).ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
+/// The caller headers on the allow-list, all instances in order.
+pub(super) fn forwarded(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for name in &FORWARDED {
+        for value in headers.get_all(name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("30s", Some(30_000)),
+            ("5m", Some(300_000)),
+            ("1h30m", Some(5_400_000)),
+            ("1.5s", Some(1_500)),
+            (".5s", Some(500)),
+            ("250ms", Some(250)),
+            ("1d", None),
+            ("", None),
+            ("s", None),
+            (".s", None),
+            ("5", None),
+            ("5x", None),
+            ("-5s", None),
+            ("99999999999h", None),
+        ];
+        for &(input, millis) in cases {
+            let got = go_duration(input).map(|d| d.as_millis() as u64);
+            assert_eq!(got, millis, "{input}");
+        }
+    }
+}
