@@ -5,14 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::listener::{Listener, ListenerError};
-use crate::policy::{PolicyError, PolicySet};
+use crate::policy::{PolicyError, PolicyStore};
 use crate::proxy::Proxy;
 use crate::upstream::{Upstream, UpstreamError};
 use crate::vault::renewer::{Renewer, TokenCell};
@@ -47,13 +46,15 @@ impl App {
     /// anything if a policy file, a certificate or an address is wrong.
     pub async fn start(config: Config) -> Result<App, AppError> {
         let callers = config.callers();
-        let policies = Arc::new(ArcSwap::from_pointee(PolicySet::load(
-            &config.policies_dir,
-            &callers,
-        )?));
+        let policies = Arc::new(PolicyStore::load(&config.policies_dir, &callers)?);
         let upstream = Upstream::new(&config.vault)?;
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
+        let (store, stop) = (policies.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            store.watch(stop).await;
+            "policy reload"
+        });
 
         let mut cells = HashMap::new();
         for service in &config.services {

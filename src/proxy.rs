@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -20,7 +19,7 @@ use hyper::body::Incoming;
 
 use crate::config::Limits;
 use crate::identity::Caller;
-use crate::policy::{Decision, PolicySet};
+use crate::policy::{Decision, PolicyStore};
 use crate::upstream::Upstream;
 use crate::vault::operation::Operation;
 use crate::vault::renewer::TokenCell;
@@ -43,7 +42,7 @@ const UNAUTHENTICATED: [&str; 2] = ["sys/health", "sys/seal-status"];
 
 #[derive(Debug)]
 pub struct Proxy {
-    policies: Arc<ArcSwap<PolicySet>>,
+    policies: Arc<PolicyStore>,
     tokens: HashMap<Caller, TokenCell>,
     upstream: Upstream,
     limits: Arc<Limits>,
@@ -59,7 +58,7 @@ struct Exchange {
 
 impl Proxy {
     pub fn new(
-        policies: Arc<ArcSwap<PolicySet>>,
+        policies: Arc<PolicyStore>,
         tokens: HashMap<Caller, TokenCell>,
         upstream: Upstream,
         limits: Arc<Limits>,
@@ -134,7 +133,7 @@ impl Proxy {
         let op = Operation::classify(&parts, body, &self.limits.classify)?;
         exchange.path = Some(op.full_path.clone());
 
-        let decision = self.policies.load().evaluate(&caller, &op);
+        let decision = self.policies.snapshot().evaluate(&caller, &op);
         let allowed = decision.allowed;
         if !allowed {
             let message = format!("permission denied by vaultgate: {}", decision.reason);

@@ -10,12 +10,14 @@ pub mod document;
 mod error;
 pub mod pattern;
 pub mod set;
+pub mod store;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use error::{PolicyError, Problem};
 pub use set::PolicySet;
+pub use store::{PolicyStore, ReloadStatus};
 
 /// Where a rule came from: what a 403 body, `policy explain` and audit name.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -43,6 +43,8 @@ impl Scope {
 #[derive(Debug, Default)]
 pub struct PolicySet {
     acls: HashMap<Caller, Acl>,
+    /// SHA-256 over every loaded file's name and text: which set is in force.
+    digest: String,
 }
 
 /// A directory that holds test fixtures next to the policies, not a tenant.
@@ -106,6 +108,11 @@ impl PolicySet {
         evaluate::evaluate(self.acls.get(caller), caller, op)
     }
 
+    /// SHA-256 (hex) of the files this set was compiled from.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
     /// Whether any policy file applies to the caller.
     pub fn knows(&self, caller: &Caller) -> bool {
         self.acls.contains_key(caller)
@@ -116,6 +123,20 @@ impl PolicySet {
         callers: &[Caller],
         now: SystemTime,
     ) -> Result<PolicySet, PolicyError> {
+        let digest = {
+            use sha2::{Digest, Sha256};
+            let mut hash = Sha256::new();
+            for (file, _, text) in &sources {
+                hash.update(file.display().to_string().as_bytes());
+                hash.update([0]);
+                hash.update(text.as_bytes());
+                hash.update([0]);
+            }
+            hash.finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
         // Every file is parsed, even one no caller uses yet: a malformed file fails the load.
         let documents = sources
             .into_iter()
@@ -149,7 +170,7 @@ impl PolicySet {
             }
             acls.insert(caller.clone(), Acl::new(merged.into_values()));
         }
-        Ok(PolicySet { acls })
+        Ok(PolicySet { acls, digest })
     }
 }
 

@@ -5,3 +5,4 @@ mod support;
 mod core_flow;
 mod leaks;
 mod malformed;
+mod reload;

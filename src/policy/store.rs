@@ -1,0 +1,156 @@
+//! `PolicyStore`: the one owner of the current `PolicySet`. It reloads the policy directory
+//! on file changes and on SIGHUP, swaps the whole set atomically (requests in flight keep the
+//! snapshot they took), and keeps the last good set when a reload fails.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::{ArcSwap, Guard};
+use notify::{RecursiveMode, Watcher};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{PolicyError, PolicySet};
+use crate::identity::Caller;
+
+/// What the last reloads did, for logs, readiness and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadStatus {
+    pub accepted: u64,
+    pub rejected: u64,
+    /// The error of the last reload, if it failed (the set in force is older).
+    pub last_error: Option<String>,
+    pub digest: String,
+}
+
+#[derive(Debug)]
+pub struct PolicyStore {
+    current: ArcSwap<PolicySet>,
+    dir: PathBuf,
+    callers: Vec<Caller>,
+    status: Mutex<ReloadStatus>,
+}
+
+/// Changes within this window are applied as one reload (editors write in several steps).
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+impl PolicyStore {
+    /// The first load: an error here stops startup, since there is no good set to keep.
+    pub fn load(dir: &Path, callers: &[Caller]) -> Result<PolicyStore, PolicyError> {
+        let set = PolicySet::load(dir, callers)?;
+        let status = ReloadStatus {
+            digest: set.digest().to_owned(),
+            ..ReloadStatus::default()
+        };
+        Ok(PolicyStore {
+            current: ArcSwap::from_pointee(set),
+            dir: dir.to_owned(),
+            callers: callers.to_vec(),
+            status: Mutex::new(status),
+        })
+    }
+
+    /// The set to decide one request with; cheap, lock-free.
+    pub fn snapshot(&self) -> Guard<Arc<PolicySet>> {
+        self.current.load()
+    }
+
+    pub fn status(&self) -> ReloadStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Re-reads the directory; on success swaps the set in, on failure keeps the old one.
+    pub fn reload(&self) -> Result<(), PolicyError> {
+        let result = PolicySet::load(&self.dir, &self.callers);
+        let mut status = match self.status.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match result {
+            Ok(set) => {
+                let changed = set.digest() != status.digest;
+                status.accepted += 1;
+                status.last_error = None;
+                status.digest = set.digest().to_owned();
+                self.current.store(Arc::new(set));
+                tracing::info!(digest = %status.digest, changed, "policy reload accepted");
+                Ok(())
+            }
+            Err(e) => {
+                status.rejected += 1;
+                status.last_error = Some(e.to_string());
+                tracing::error!(error = %e, digest = %status.digest, "policy reload rejected; the last good set stays in force");
+                Err(e)
+            }
+        }
+    }
+
+    /// Reloads on every change below the policy directory and on SIGHUP, until shutdown.
+    pub async fn watch(self: Arc<Self>, shutdown: CancellationToken) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+        let notify_tx = tx.clone();
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if event.is_ok_and(|e| !e.kind.is_access()) {
+                let _ = notify_tx.send(());
+            }
+        })
+        .and_then(|mut w| w.watch(&self.dir, RecursiveMode::Recursive).map(|()| w));
+        // Without a watcher (e.g. inotify limits) SIGHUP still works; say so once.
+        let _watcher = match watcher {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot watch policies; reload with SIGHUP");
+                None
+            }
+        };
+        let mut hup = signal(SignalKind::hangup()).ok();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                Some(()) = rx.recv() => {}
+                Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => {
+                    tracing::info!("SIGHUP: reloading policies");
+                }
+            }
+            // Collect the burst of events one save produces, then reload once.
+            tokio::time::sleep(DEBOUNCE).await;
+            while rx.try_recv().is_ok() {}
+            let _ = self.reload();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_reload_keeps_the_last_good_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("acme.hcl");
+        std::fs::write(&file, "path \"secret/a\" { capabilities = [\"read\"] }\n").unwrap();
+        let caller = Caller::parse("acme/billing").unwrap();
+        let store = PolicyStore::load(dir.path(), &[caller]).unwrap();
+        let good = store.status().digest;
+
+        std::fs::write(
+            &file,
+            "path \"secret/a\" {\n  capabilities = [\"READ\"]\n}\n",
+        )
+        .unwrap();
+        let err = store.reload().unwrap_err().to_string();
+        assert!(err.contains("acme.hcl:2"), "{err}");
+        let status = store.status();
+        assert_eq!((status.accepted, status.rejected), (0, 1));
+        assert_eq!(status.digest, good);
+        assert_eq!(store.snapshot().digest(), good);
+
+        std::fs::write(&file, "path \"secret/b\" { capabilities = [\"read\"] }\n").unwrap();
+        store.reload().unwrap();
+        let status = store.status();
+        assert_eq!((status.accepted, status.last_error), (1, None));
+        assert_ne!(status.digest, good);
+    }
+}
