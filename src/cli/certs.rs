@@ -187,7 +187,13 @@ mod tests {
     fn client_certificates_carry_their_caller_and_the_ca_survives_a_rerun() {
         let dir = tempfile::tempdir().unwrap();
         let billing = Caller::parse("acme/billing").unwrap();
-        let first = init(dir.path(), &[billing.clone()], "example.org", &[]).unwrap();
+        let first = init(
+            dir.path(),
+            std::slice::from_ref(&billing),
+            "example.org",
+            &[],
+        )
+        .unwrap();
         let (_, cert, key) = &first.clients[0];
         assert_eq!(
             caller_from_certificate(&der(cert), Some("example.org")).unwrap(),

@@ -65,7 +65,13 @@ path "sys/wrapping/*" { capabilities = ["create", "read", "update"] }"#,
     let u = |p: &str| format!("{}/v1/{p}", gate.url());
 
     let before = bao.audit_requests();
-    let attempts: Vec<(&str, &str, Vec<(&str, &str)>, Option<serde_json::Value>)> = vec![
+    type Attempt<'a> = (
+        &'a str,
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Option<serde_json::Value>,
+    );
+    let attempts: Vec<Attempt> = vec![
         ("GET", "auth/token/lookup-self", vec![], None),
         (
             "POST",

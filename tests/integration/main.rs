@@ -1,4 +1,9 @@
 //! The one integration test binary: vaultgate in front of a real OpenBao dev server.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test setup that cannot proceed should fail the test loudly"
+)]
 
 mod support;
 

@@ -1,7 +1,7 @@
 //! `Gate`: a vaultgate started in-process on a free loopback port in front of a test OpenBao,
 //! with one AppRole identity per service, mTLS from the test PKI and a policy directory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -25,13 +25,11 @@ path "sys/wrapping/*" { capabilities = ["create", "read", "update"] }
 "#;
 
 pub struct Gate {
-    pub dir: tempfile::TempDir,
+    /// Holds the config, credentials and token files for as long as vaultgate runs.
+    _dir: tempfile::TempDir,
     pub address: String,
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
-    /// Each service's Vault token as vaultgate holds it (read back from the test's own
-    /// login), so tests can prove it never reaches a caller.
-    pub config_file: PathBuf,
 }
 
 impl Gate {
@@ -115,11 +113,10 @@ dir = "{policies}"
             app.run().await.unwrap();
         });
         Gate {
-            dir,
+            _dir: dir,
             address,
             stop,
             task: Some(task),
-            config_file,
         }
     }
 

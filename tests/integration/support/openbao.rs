@@ -113,10 +113,6 @@ impl OpenBao {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn root_token(&self) -> &'static str {
-        "root"
-    }
-
     /// Requests that reached OpenBao so far, from its own audit log.
     pub fn audit_requests(&self) -> usize {
         std::fs::read_to_string(self.dir.path().join("audit.log"))
@@ -124,11 +120,6 @@ impl OpenBao {
             .lines()
             .filter(|l| l.contains("\"type\":\"request\""))
             .count()
-    }
-
-    /// The audit log's text (request paths are in clear; values are HMACed by OpenBao).
-    pub fn audit_text(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default()
     }
 
     /// One API call; returns the status and the JSON body (Null when empty).

@@ -1,7 +1,7 @@
 //! `Pki`: the dev certificates of `vaultgate certs init` for tests, plus an unrelated rogue CA
 //! with its own `acme/billing` client certificate.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use vaultgate::identity::Caller;
 
@@ -23,9 +23,6 @@ impl Pki {
         Pki { dir, rogue }
     }
 
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
     pub fn ca_cert(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
     }
