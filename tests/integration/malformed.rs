@@ -159,6 +159,11 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
             400,
         ),
         (
+            "chunked body",
+            format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{{}}\r\n0\r\n\r\n").into_bytes(),
+            400,
+        ),
+        (
             "two different content lengths",
             format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{{}}").into_bytes(),
             400,

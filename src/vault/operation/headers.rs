@@ -66,8 +66,15 @@ pub(super) fn check(headers: &HeaderMap) -> Result<(), ClassifyError> {
             return Err(ambiguous("Connection nominates a header"));
         }
     }
-    if headers.contains_key(TRANSFER_ENCODING) && headers.contains_key(CONTENT_LENGTH) {
-        return Err(ambiguous("both Transfer-Encoding and Content-Length"));
+    // hyper resolves Content-Length + Transfer-Encoding by dropping Content-Length before
+    // we see the request (RFC 9112 §6.3), so "both present" cannot be detected here. Every
+    // request Transfer-Encoding is refused instead: bodies are small JSON that every Vault
+    // client sends with Content-Length, and a framing the proxy and Vault could disagree on
+    // never gets a chance to matter.
+    if headers.contains_key(TRANSFER_ENCODING) {
+        return Err(ambiguous(
+            "request Transfer-Encoding is not accepted; send the body with Content-Length",
+        ));
     }
     // Vault does not decompress; a compressed body would be parsed as something else.
     let encodings = list_tokens(headers, &CONTENT_ENCODING)
