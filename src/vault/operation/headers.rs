@@ -182,6 +182,9 @@ fn whole_units(digits: &str, unit_secs: u128) -> Option<Duration> {
 
 /// Go's `time.ParseDuration` without a sign: `1h30m`, `1.5s`, `250ms`.
 fn go_duration(s: &str) -> Option<Duration> {
+    if s.is_empty() {
+        return None;
+    }
     let mut rest = s;
     let mut total: u128 = 0;
     while !rest.is_empty() {
