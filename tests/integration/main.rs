@@ -7,6 +7,7 @@
 
 mod support;
 
+mod clients;
 mod core_flow;
 mod leaks;
 mod malformed;
