@@ -88,6 +88,9 @@ fn server_tls(cfg: &ListenerConfig) -> Result<Option<TlsAcceptor>, ListenerError
     Ok(Some(TlsAcceptor::from(Arc::new(config))))
 }
 
+/// How many connections past `max_connections` are accepted only to be told so.
+const OVERFLOW_CONNECTIONS: usize = 32;
+
 enum Socket {
     Tcp(TcpListener),
     Unix(UnixListener),
@@ -166,6 +169,9 @@ impl Listener {
         connections: TaskTracker,
     ) {
         let permits = Arc::new(Semaphore::new(limits.max_connections));
+        // Connections past the limit are still answered (a Vault-style 503, then closed) so
+        // clients see why, but only this many at once; beyond that they wait in the backlog.
+        let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
         let shared = Arc::new(Shared {
             index: self.index,
             identity: self.config.identity.clone(),
@@ -175,10 +181,16 @@ impl Listener {
             shutdown: shutdown.clone(),
         });
         loop {
-            // Waiting for a permit before accepting keeps excess clients in the kernel backlog.
-            let permit = tokio::select! {
-                p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-                () = shutdown.cancelled() => return,
+            let (permit, over_limit) = match permits.clone().try_acquire_owned() {
+                Ok(p) => (p, false),
+                Err(_) => match overflow.clone().try_acquire_owned() {
+                    Ok(p) => (p, true),
+                    // Waiting before accepting keeps further clients in the kernel backlog.
+                    Err(_) => tokio::select! {
+                        p = permits.clone().acquire_owned() => match p { Ok(p) => (p, false), Err(_) => return },
+                        () = shutdown.cancelled() => return,
+                    },
+                },
             };
             let accepted = tokio::select! {
                 a = accept(&self.socket) => a,
@@ -189,8 +201,8 @@ impl Listener {
                     let shared = shared.clone();
                     connections.spawn(async move {
                         match stream {
-                            Stream::Tcp(s) => shared.serve(s, peer).await,
-                            Stream::Unix(s) => shared.serve(s, peer).await,
+                            Stream::Tcp(s) => shared.serve(s, peer, over_limit).await,
+                            Stream::Unix(s) => shared.serve(s, peer, over_limit).await,
                         }
                         drop(permit);
                     });
@@ -234,13 +246,24 @@ struct Shared {
 }
 
 impl Shared {
-    async fn serve<IO>(&self, io: IO, peer: String)
+    async fn serve<IO>(&self, io: IO, peer: String, over_limit: bool)
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let Some(acceptor) = &self.tls else {
             let caller = self.fixed_caller();
-            return self.http(io, peer, caller, false).await;
+            return self
+                .http(
+                    io,
+                    ConnInfo {
+                        caller,
+                        peer,
+                        listener: self.index,
+                        over_limit,
+                    },
+                    false,
+                )
+                .await;
         };
         let handshake = tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(io));
         let tls = match handshake.await {
@@ -273,7 +296,13 @@ impl Shared {
                 }
             }
         };
-        self.http(tls, peer, caller, h2).await;
+        let conn = ConnInfo {
+            caller,
+            peer,
+            listener: self.index,
+            over_limit,
+        };
+        self.http(tls, conn, h2).await;
     }
 
     fn fixed_caller(&self) -> Result<Caller, String> {
@@ -285,15 +314,11 @@ impl Shared {
         }
     }
 
-    async fn http<IO>(&self, io: IO, peer: String, caller: Result<Caller, String>, h2: bool)
+    async fn http<IO>(&self, io: IO, conn: ConnInfo, h2: bool)
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let conn = Arc::new(ConnInfo {
-            caller,
-            peer,
-            listener: self.index,
-        });
+        let conn = Arc::new(conn);
         let proxy = self.proxy.clone();
         let service = service_fn(move |req| {
             let proxy = proxy.clone();

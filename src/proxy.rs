@@ -35,6 +35,9 @@ pub struct ConnInfo {
     pub caller: Result<Caller, String>,
     pub peer: String,
     pub listener: usize,
+    /// Accepted past `max_connections`: every request is answered 503 and the connection
+    /// closed.
+    pub over_limit: bool,
 }
 
 /// Endpoints Vault serves without a token; forwarded without one (vault-semantics §2.1).
@@ -115,6 +118,9 @@ impl Proxy {
         conn: &ConnInfo,
         req: Request<Incoming>,
     ) -> Result<Response<ProxyBody>, ProxyError> {
+        if conn.over_limit {
+            return Err(ProxyError::ConnectionLimit);
+        }
         let caller = conn.caller.clone().map_err(ProxyError::Identity)?;
         let (parts, body) = req.into_parts();
         // hyper bounds its read buffer, not the header block itself (and HTTP/2 counts

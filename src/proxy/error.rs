@@ -33,6 +33,8 @@ pub enum ProxyError {
     Identity(String),
     #[error(transparent)]
     Classify(#[from] ClassifyError),
+    #[error("connection limit reached; retry shortly")]
+    ConnectionLimit,
     #[error("request headers exceed the limit of {limit} bytes")]
     HeadersTooLarge { limit: usize },
     #[error("request body exceeds the limit of {limit} bytes")]
@@ -58,7 +60,7 @@ impl ProxyError {
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::Body(_) => Side::Caller,
             ProxyError::Upstream(_) | ProxyError::Redirect { .. } => Side::Upstream,
-            ProxyError::NoToken { .. } => Side::Internal,
+            ProxyError::NoToken { .. } | ProxyError::ConnectionLimit => Side::Internal,
         }
     }
 
@@ -69,7 +71,9 @@ impl ProxyError {
             ProxyError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Body(_) => StatusCode::BAD_REQUEST,
-            ProxyError::NoToken { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::NoToken { .. } | ProxyError::ConnectionLimit => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ProxyError::Upstream(u) => u.status(),
             ProxyError::Redirect { .. } => StatusCode::BAD_GATEWAY,
         }
@@ -80,7 +84,12 @@ impl ProxyError {
             Side::Upstream => "vaultgate: upstream error: ",
             _ => "vaultgate: ",
         };
-        vault_error(self.status(), &format!("{prefix}{self}"))
+        let mut resp = vault_error(self.status(), &format!("{prefix}{self}"));
+        if matches!(self, ProxyError::ConnectionLimit) {
+            resp.headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp
     }
 }
 

@@ -10,5 +10,6 @@ mod support;
 mod clients;
 mod core_flow;
 mod leaks;
+mod limits;
 mod malformed;
 mod reload;

@@ -1,0 +1,58 @@
+//! Limits answered with Vault-style errors: connections past `max_connections` get a 503 and
+//! are closed, and the slot frees when a connection ends.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::gate::Gate;
+use crate::support::openbao::OpenBao;
+use crate::support::pki::Pki;
+
+#[tokio::test]
+async fn connections_past_the_limit_get_a_vault_style_503() {
+    let bao = OpenBao::start().await;
+    bao.kv_put("acme/billing/db", json!({"password": "pw"}))
+        .await;
+    let pki = Pki::new(&["acme/billing"]);
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let extra = "\n[limits]\nmax_connections = 1\n";
+    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+    let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
+
+    // The first client keeps its connection open in its pool.
+    let holder = pki.client_for("acme/billing");
+    assert_eq!(holder.get(&url).send().await.unwrap().status(), 200);
+
+    let other = pki.client_for("acme/billing");
+    let resp = other.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("connection limit"),
+        "{body}"
+    );
+
+    drop(holder);
+    let mut last = 0;
+    for _ in 0..50 {
+        last = pki
+            .client_for("acme/billing")
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if last == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last, 200, "the slot was not freed after the holder left");
+    gate.stop().await;
+}
