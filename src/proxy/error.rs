@@ -31,7 +31,8 @@ impl Side {
 pub enum ProxyError {
     #[error("{0}")]
     Identity(String),
-    #[error(transparent)]
+    /// Refused before authorization: never cleaned or redirected (vault-semantics §3.5).
+    #[error("request refused: {0}")]
     Classify(#[from] ClassifyError),
     #[error("connection limit reached; retry shortly")]
     ConnectionLimit,
