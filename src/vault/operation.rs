@@ -204,6 +204,7 @@ impl Operation {
             // Every other verb ignores the body, so it is dropped rather than forwarded.
             _ => {
                 let params = query::params(&parsed.pairs);
+                body::check_case_collisions(&params)?;
                 (parsed.pairs, params, Bytes::new())
             }
         };

@@ -35,13 +35,18 @@ pub(super) fn params(
     let Value::Object(params) = value else {
         return Err(ambiguous("request body must be a JSON object"));
     };
-    // The ACL matches parameter names case-insensitively while backends read them exactly,
-    // so `Key` and `key` together would make the constraint check depend on which one wins.
+    check_case_collisions(&params)?;
+    Ok(params)
+}
+
+/// The ACL matches parameter names case-insensitively while backends read them exactly, so
+/// `Key` and `key` together would make a constraint check depend on which one a reader takes.
+pub(super) fn check_case_collisions(params: &Map<String, Value>) -> Result<(), ClassifyError> {
     let mut seen = HashSet::new();
     if !params.keys().all(|k| seen.insert(k.to_lowercase())) {
-        return Err(ambiguous("request body has keys that differ only in case"));
+        return Err(ambiguous("parameter names that differ only in case"));
     }
-    Ok(params)
+    Ok(())
 }
 
 /// Vault parses a form body when asked for one and passes OCSP requests through raw; either
