@@ -8,6 +8,7 @@
 mod support;
 
 mod clients;
+mod conformance;
 mod core_flow;
 mod leaks;
 mod limits;
