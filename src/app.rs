@@ -5,16 +5,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::identity::Caller;
 use crate::listener::{Listener, ListenerError};
 use crate::policy::{PolicyError, PolicyStore};
 use crate::proxy::Proxy;
 use crate::upstream::{Upstream, UpstreamError};
-use crate::vault::renewer::{Renewer, TokenCell};
+use crate::vault::renewer::{Control, Renewer, TokenCell};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -38,7 +40,12 @@ pub struct App {
     shutdown: CancellationToken,
     tasks: JoinSet<&'static str>,
     connections: TaskTracker,
-    tokens: Vec<TokenCell>,
+    tokens: HashMap<Caller, TokenCell>,
+    renewers: JoinSet<&'static str>,
+    issuer_task: JoinSet<&'static str>,
+    revoke_services: CancellationToken,
+    revoke_issuer: CancellationToken,
+    lockdown: Arc<watch::Sender<bool>>,
 }
 
 impl App {
@@ -56,19 +63,52 @@ impl App {
             "policy reload"
         });
 
+        // Services revoke their tokens first, after requests drained; the issuer (whose
+        // revocation would take its child tokens along) goes last.
+        let (lockdown, lockdown_rx) = watch::channel(false);
+        let revoke_services = CancellationToken::new();
+        let revoke_issuer = CancellationToken::new();
+        let mut renewers = JoinSet::new();
+        let mut issuer_task = JoinSet::new();
+        let issuer = config.issuer.as_ref().map(|principal| {
+            let (renewer, cell) = Renewer::new(principal.clone(), None, upstream.clone(), None);
+            let ctl = Control {
+                stop: revoke_issuer.clone(),
+                lockdown: lockdown_rx.clone(),
+            };
+            issuer_task.spawn(async move {
+                renewer.run(ctl).await;
+                "issuer renewer"
+            });
+            cell
+        });
         let mut cells = HashMap::new();
         for service in &config.services {
-            let (renewer, cell) = Renewer::new(service.clone(), upstream.clone());
+            let (renewer, cell) = Renewer::new(
+                service.principal.clone(),
+                Some(service.caller.clone()),
+                upstream.clone(),
+                issuer.clone(),
+            );
             cells.insert(service.caller.clone(), cell);
-            let stop = shutdown.clone();
-            tasks.spawn(async move {
-                renewer.run(stop).await;
+            let ctl = Control {
+                stop: revoke_services.clone(),
+                lockdown: lockdown_rx.clone(),
+            };
+            renewers.spawn(async move {
+                renewer.run(ctl).await;
                 "renewer"
             });
         }
-        let tokens = cells.values().cloned().collect();
+        let tokens = cells.clone();
         let limits = Arc::new(config.limits.clone());
-        let proxy = Arc::new(Proxy::new(policies, cells, upstream, limits.clone()));
+        let proxy = Arc::new(Proxy::new(
+            policies,
+            cells,
+            upstream,
+            limits.clone(),
+            lockdown_rx,
+        ));
 
         let mut listeners = Vec::new();
         for (i, l) in config.listeners.iter().enumerate() {
@@ -98,6 +138,11 @@ impl App {
             tasks,
             connections,
             tokens,
+            renewers,
+            issuer_task,
+            revoke_services,
+            revoke_issuer,
+            lockdown: Arc::new(lockdown),
         })
     }
 
@@ -114,7 +159,7 @@ impl App {
     /// Waits until every service holds a token, at most `limit`. Returns whether they do.
     pub async fn wait_ready(&self, limit: Duration) -> bool {
         let all = async {
-            for cell in &self.tokens {
+            for cell in self.tokens.values() {
                 let mut cell = cell.clone();
                 if !cell.ready().await {
                     return false;
@@ -125,16 +170,24 @@ impl App {
         tokio::time::timeout(limit, all).await.unwrap_or(false)
     }
 
+    /// A service's token cell, for status and tests.
+    pub fn token_cell(&self, caller: &Caller) -> Option<&TokenCell> {
+        self.tokens.get(caller)
+    }
+
+    /// Incident response: `true` denies every request and revokes every held token at once;
+    /// `false` logs every principal in afresh.
+    pub fn lockdown_handle(&self) -> Arc<watch::Sender<bool>> {
+        self.lockdown.clone()
+    }
+
     /// Runs until shutdown is requested or a task dies, then drains connections.
     pub async fn run(mut self) -> Result<(), AppError> {
         let outcome = tokio::select! {
             () = self.shutdown.cancelled() => Ok(()),
-            exited = self.tasks.join_next() => {
-                let name = match exited {
-                    Some(Ok(name)) => name,
-                    Some(Err(_)) | None => "unknown",
-                };
-                Err(AppError::TaskExited(name))
+            exited = self.tasks.join_next() => Err(AppError::TaskExited(task_name(exited))),
+            exited = self.renewers.join_next(), if !self.renewers.is_empty() => {
+                Err(AppError::TaskExited(task_name(exited)))
             }
         };
         self.stop().await;
@@ -151,13 +204,28 @@ impl App {
         {
             tracing::warn!("connections still open after {DRAIN:?}; closing them");
         }
-        if tokio::time::timeout(DRAIN, async {
-            while self.tasks.join_next().await.is_some() {}
-        })
+        // Only now that no request can use them are the tokens revoked: services first,
+        // then the issuer.
+        self.revoke_services.cancel();
+        drain_tasks(&mut self.renewers).await;
+        self.revoke_issuer.cancel();
+        drain_tasks(&mut self.issuer_task).await;
+        drain_tasks(&mut self.tasks).await;
+    }
+}
+
+fn task_name(exited: Option<Result<&'static str, tokio::task::JoinError>>) -> &'static str {
+    match exited {
+        Some(Ok(name)) => name,
+        Some(Err(_)) | None => "unknown",
+    }
+}
+
+async fn drain_tasks(tasks: &mut JoinSet<&'static str>) {
+    if tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} })
         .await
         .is_err()
-        {
-            self.tasks.abort_all();
-        }
+    {
+        tasks.abort_all();
     }
 }

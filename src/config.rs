@@ -1,13 +1,16 @@
 //! Configuration: `vaultgate.toml` -> raw serde types (unknown keys refused) -> a validated
 //! `Config` whose every error names the file, the key and what is wrong.
 
+mod principal;
 mod raw;
+
+pub use principal::{AuthConfig, IssueRequest, PrincipalConfig, ServiceConfig};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use raw::{RawConfig, RawDuration, RawListener, RawService};
+use raw::{RawConfig, RawDuration, RawListener};
 
 use crate::identity::Caller;
 use crate::vault::operation::ClassifyLimits;
@@ -36,6 +39,8 @@ pub struct Config {
     pub vault: VaultConfig,
     pub listeners: Vec<ListenerConfig>,
     pub services: Vec<ServiceConfig>,
+    /// The principal that mints child tokens for `auth = "issued"` services.
+    pub issuer: Option<PrincipalConfig>,
     pub policies_dir: PathBuf,
     pub limits: Limits,
 }
@@ -83,26 +88,6 @@ pub enum ListenerIdentity {
 }
 
 #[derive(Debug, Clone)]
-pub struct ServiceConfig {
-    pub caller: Caller,
-    pub auth: AuthConfig,
-    /// Namespace used for logins; empty for root.
-    pub namespace: String,
-}
-
-#[derive(Debug, Clone)]
-pub enum AuthConfig {
-    AppRole {
-        mount: String,
-        role_id_file: PathBuf,
-        secret_id_file: PathBuf,
-    },
-    TokenFile {
-        path: PathBuf,
-    },
-}
-
-#[derive(Debug, Clone)]
 pub struct Limits {
     pub max_connections: usize,
     pub handshake_timeout: Duration,
@@ -145,7 +130,7 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn err(&self, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    pub(super) fn err(&self, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             file: self.file.to_owned(),
             key: key.into(),
@@ -161,7 +146,7 @@ impl Validator<'_> {
         }
     }
 
-    fn existing(&self, key: &str, p: &Path) -> Result<PathBuf, ConfigError> {
+    pub(super) fn existing(&self, key: &str, p: &Path) -> Result<PathBuf, ConfigError> {
         let full = self.path(p);
         if full.is_file() {
             Ok(full)
@@ -170,7 +155,7 @@ impl Validator<'_> {
         }
     }
 
-    fn duration(
+    pub(super) fn duration(
         &self,
         key: &str,
         value: Option<RawDuration>,
@@ -206,6 +191,16 @@ impl Validator<'_> {
         }
         if services.is_empty() {
             return Err(self.err("service", "at least one [[service]] is required"));
+        }
+        let issuer = raw.issuer.map(|i| self.issuer(i)).transpose()?;
+        let issued = services
+            .iter()
+            .position(|s| matches!(s.principal.auth, AuthConfig::Issued(_)));
+        if let (Some(i), None) = (issued, &issuer) {
+            return Err(self.err(
+                format!("service[{i}].auth"),
+                "auth = \"issued\" needs an [issuer] section",
+            ));
         }
         if raw.listener.is_empty() {
             return Err(self.err("listener", "at least one [[listener]] is required"));
@@ -265,6 +260,7 @@ impl Validator<'_> {
             vault,
             listeners,
             services,
+            issuer,
             policies_dir,
             limits,
         })
@@ -424,62 +420,6 @@ impl Validator<'_> {
             bind,
             tls,
             identity,
-        })
-    }
-
-    fn service(&self, i: usize, s: RawService) -> Result<ServiceConfig, ConfigError> {
-        let key = |k: &str| format!("service[{i}].{k}");
-        let caller = Caller::parse(&s.name).map_err(|e| self.err(key("name"), e.to_string()))?;
-        let unused = |name: &str, present: bool| {
-            if present {
-                Err(self.err(key(name), format!("does not apply to auth = {:?}", s.auth)))
-            } else {
-                Ok(())
-            }
-        };
-        let required = |name: &str, v: &Option<PathBuf>| {
-            v.as_deref()
-                .ok_or_else(|| self.err(key(name), format!("required for auth = {:?}", s.auth)))
-                .and_then(|p| self.existing(&key(name), p))
-        };
-        let auth = match s.auth.as_str() {
-            "approle" => {
-                unused("token_file", s.token_file.is_some())?;
-                AuthConfig::AppRole {
-                    mount: mount_name(s.mount.as_deref().unwrap_or("approle")).ok_or_else(
-                        || self.err(key("mount"), "must be a plain mount path like \"approle\""),
-                    )?,
-                    role_id_file: required("role_id_file", &s.role_id_file)?,
-                    secret_id_file: required("secret_id_file", &s.secret_id_file)?,
-                }
-            }
-            "token_file" => {
-                unused("role_id_file", s.role_id_file.is_some())?;
-                unused("secret_id_file", s.secret_id_file.is_some())?;
-                unused("mount", s.mount.is_some())?;
-                AuthConfig::TokenFile {
-                    path: required("token_file", &s.token_file)?,
-                }
-            }
-            other => {
-                return Err(self.err(
-                    key("auth"),
-                    format!(
-                        "unknown auth method {other:?} (supported: \"approle\", \"token_file\")"
-                    ),
-                ))
-            }
-        };
-        let namespace = match s.namespace.as_deref() {
-            None | Some("") | Some("root") => String::new(),
-            Some(ns) => mount_name(ns).ok_or_else(|| {
-                self.err(key("namespace"), format!("{ns:?} is not a namespace path"))
-            })?,
-        };
-        Ok(ServiceConfig {
-            caller,
-            auth,
-            namespace,
         })
     }
 }

@@ -16,13 +16,15 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use tokio::sync::watch;
 
 use crate::config::Limits;
 use crate::identity::Caller;
 use crate::policy::{Decision, PolicyStore};
 use crate::upstream::Upstream;
-use crate::vault::operation::Operation;
+use crate::vault::operation::{Operation, Verb};
 use crate::vault::renewer::TokenCell;
+use crate::vault::token::Token;
 
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response body the proxy produces: its own JSON errors or Vault's streamed answer.
@@ -49,6 +51,7 @@ pub struct Proxy {
     tokens: HashMap<Caller, TokenCell>,
     upstream: Upstream,
     limits: Arc<Limits>,
+    lockdown: watch::Receiver<bool>,
 }
 
 /// Per-request facts collected along the pipeline and reported once at the end.
@@ -57,6 +60,8 @@ struct Exchange {
     path: Option<String>,
     decision: Option<Decision>,
     upstream_status: Option<u16>,
+    /// Sent again with a fresh token after Vault rejected the first one.
+    retried: bool,
 }
 
 impl Proxy {
@@ -65,12 +70,14 @@ impl Proxy {
         tokens: HashMap<Caller, TokenCell>,
         upstream: Upstream,
         limits: Arc<Limits>,
+        lockdown: watch::Receiver<bool>,
     ) -> Proxy {
         Proxy {
             policies,
             tokens,
             upstream,
             limits,
+            lockdown,
         }
     }
 
@@ -105,6 +112,7 @@ impl Proxy {
             rule = exchange.decision.as_ref().and_then(|d| d.rule.as_ref()).map(|r| r.pattern.as_str()),
             status = response.status().as_u16(),
             upstream_status = exchange.upstream_status,
+            retried = exchange.retried,
             error_side = side.map(Side::as_str),
             micros = started.elapsed().as_micros() as u64,
             "request"
@@ -120,6 +128,9 @@ impl Proxy {
     ) -> Result<Response<ProxyBody>, ProxyError> {
         if conn.over_limit {
             return Err(ProxyError::ConnectionLimit);
+        }
+        if *self.lockdown.borrow() {
+            return Err(ProxyError::Lockdown);
         }
         let caller = conn.caller.clone().map_err(ProxyError::Identity)?;
         let (parts, body) = req.into_parts();
@@ -163,16 +174,32 @@ impl Proxy {
                 HeaderValue::from(ttl.as_secs()),
             );
         }
-        let upstream = self
-            .upstream
-            .send(
-                op.upstream_method(),
-                &op.upstream_target(),
-                headers,
-                token.as_deref(),
-                op.body.clone(),
-            )
-            .await?;
+        let target = op.upstream_target();
+        let send = |token: Option<Arc<Token>>, headers: HeaderMap| {
+            let (method, body) = (op.upstream_method(), op.body.clone());
+            let target = &target;
+            async move {
+                self.upstream
+                    .send(method, target, headers, token.as_deref(), body)
+                    .await
+            }
+        };
+        let mut upstream = send(token.clone(), headers.clone()).await?;
+        let mut token = token;
+        if upstream.status() == StatusCode::FORBIDDEN {
+            // Vault says 403 both for a policy denial and for a revoked token; the renewer
+            // tells them apart (once for all concurrent reports) and logs in again if needed.
+            let cell = self.tokens.get(&caller);
+            if let (Some(cell), Some(stale)) = (cell, token.as_ref()) {
+                if let Some(fresh) = cell.rejected(stale).await {
+                    if matches!(op.verb, Verb::Read | Verb::List | Verb::Scan) {
+                        upstream = send(Some(fresh.clone()), headers).await?;
+                        exchange.retried = true;
+                    }
+                    token = Some(fresh);
+                }
+            }
+        }
         let status = upstream.status();
         exchange.upstream_status = Some(status.as_u16());
         if status.is_redirection() {

@@ -9,6 +9,10 @@ path "secret/data/acme/billing/*"     { capabilities = ["create", "read", "updat
 path "secret/metadata/acme/billing/*" { capabilities = ["read", "list", "delete"] }
 path "secret/metadata/acme/billing"   { capabilities = ["list"] }
 path "sys/internal/ui/mounts/*"       { capabilities = ["read"] }
+# vaultgate manages the token itself: renew before expiry, check it, revoke on exit.
+path "auth/token/lookup-self"         { capabilities = ["read"] }
+path "auth/token/renew-self"          { capabilities = ["update"] }
+path "auth/token/revoke-self"         { capabilities = ["update"] }
 HCL
 bao auth enable approle || true
 bao write auth/approle/role/acme-billing token_policies=acme-billing \

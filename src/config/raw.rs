@@ -12,7 +12,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub listener: Vec<RawListener>,
     #[serde(default)]
-    pub service: Vec<RawService>,
+    pub service: Vec<RawPrincipal>,
+    pub issuer: Option<RawPrincipal>,
     pub policies: RawPolicies,
     #[serde(default)]
     pub limits: RawLimits,
@@ -44,16 +45,26 @@ pub struct RawListener {
     pub tls_disable: bool,
 }
 
-#[derive(Debug, Deserialize)]
+/// How one upstream identity logs in; `[[service]]` entries and the `[issuer]` share it
+/// (`name` is the service's; the issuer has none).
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawService {
-    pub name: String,
+pub struct RawPrincipal {
+    pub name: Option<String>,
     pub auth: String,
     pub role_id_file: Option<PathBuf>,
     pub secret_id_file: Option<PathBuf>,
+    pub remove_secret_id_file: Option<bool>,
     pub token_file: Option<PathBuf>,
+    pub role: Option<String>,
+    pub jwt_file: Option<PathBuf>,
+    pub policies: Option<Vec<String>>,
+    pub ttl: Option<RawDuration>,
+    pub explicit_max_ttl: Option<RawDuration>,
+    pub token_role: Option<String>,
     pub mount: Option<String>,
     pub namespace: Option<String>,
+    pub revoke_on_shutdown: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -36,6 +36,8 @@ pub enum ProxyError {
     Classify(#[from] ClassifyError),
     #[error("connection limit reached; retry shortly")]
     ConnectionLimit,
+    #[error("locked down by an operator: every request is refused and every token revoked")]
+    Lockdown,
     #[error("request headers exceed the limit of {limit} bytes")]
     HeadersTooLarge { limit: usize },
     #[error("request body exceeds the limit of {limit} bytes")]
@@ -61,7 +63,9 @@ impl ProxyError {
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::Body(_) => Side::Caller,
             ProxyError::Upstream(_) | ProxyError::Redirect { .. } => Side::Upstream,
-            ProxyError::NoToken { .. } | ProxyError::ConnectionLimit => Side::Internal,
+            ProxyError::NoToken { .. } | ProxyError::ConnectionLimit | ProxyError::Lockdown => {
+                Side::Internal
+            }
         }
     }
 
@@ -72,7 +76,7 @@ impl ProxyError {
             ProxyError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Body(_) => StatusCode::BAD_REQUEST,
-            ProxyError::NoToken { .. } | ProxyError::ConnectionLimit => {
+            ProxyError::NoToken { .. } | ProxyError::ConnectionLimit | ProxyError::Lockdown => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ProxyError::Upstream(u) => u.status(),

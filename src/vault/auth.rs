@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::config::AuthConfig;
+use crate::identity::Caller;
 use crate::upstream::{Upstream, UpstreamError};
 use crate::vault::token::Token;
 
@@ -38,6 +39,8 @@ pub enum AuthError {
     },
     #[error("{method} login answer has no auth.client_token")]
     Malformed { method: &'static str },
+    #[error("the issuer holds no token yet")]
+    NoIssuerToken,
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
 }
@@ -58,36 +61,156 @@ fn read_secret(file: &Path) -> Result<Zeroizing<String>, AuthError> {
     Ok(trimmed)
 }
 
-/// Logs in once with the configured method.
+/// Logs in once with the configured method. For `auth = "issued"`, `issuer` is the issuer's
+/// current token and `owner` the service the child token is for (written as its metadata).
 pub async fn login(
     auth: &AuthConfig,
     namespace: &str,
     upstream: &Upstream,
+    issuer: Option<&Token>,
+    owner: Option<&Caller>,
 ) -> Result<Login, AuthError> {
-    match auth {
-        AuthConfig::TokenFile { path } => Ok(Login {
-            token: Token::new(read_secret(path)?.as_str()),
-            ttl: None,
-            renewable: false,
-        }),
+    let (method, target, body, token) = match auth {
+        AuthConfig::TokenFile { path } => {
+            return Ok(Login {
+                token: Token::new(read_secret(path)?.as_str()),
+                ttl: None,
+                renewable: false,
+            })
+        }
         AuthConfig::AppRole {
             mount,
             role_id_file,
             secret_id_file,
+            remove_secret_id_file,
         } => {
             let role_id = read_secret(role_id_file)?;
             let secret_id = read_secret(secret_id_file)?;
+            if *remove_secret_id_file {
+                // The secret id was delivered for one use; leaving it on disk only widens
+                // who can log in as this service.
+                std::fs::remove_file(secret_id_file).map_err(|source| AuthError::Read {
+                    file: secret_id_file.clone(),
+                    source,
+                })?;
+            }
             let body = json!({ "role_id": role_id.as_str(), "secret_id": secret_id.as_str() });
-            let (status, answer) = upstream
-                .call_json(
-                    Method::POST,
-                    &format!("/v1/auth/{mount}/login"),
-                    namespace,
-                    None,
-                    Some(&body),
-                )
-                .await?;
-            auth_answer("approle", status, &answer)
+            ("approle", format!("/v1/auth/{mount}/login"), body, None)
+        }
+        AuthConfig::Jwt {
+            mount,
+            role,
+            jwt_file,
+        } => {
+            // Re-read at every login: Kubernetes and cloud agents rotate the file in place.
+            let jwt = read_secret(jwt_file)?;
+            let body = json!({ "role": role, "jwt": jwt.as_str() });
+            ("jwt", format!("/v1/auth/{mount}/login"), body, None)
+        }
+        AuthConfig::Issued(request) => {
+            let issuer = issuer.ok_or(AuthError::NoIssuerToken)?;
+            let target = match &request.token_role {
+                Some(role) => format!("/v1/auth/token/create/{role}"),
+                None => "/v1/auth/token/create".to_owned(),
+            };
+            let mut body = json!({
+                "policies": request.policies,
+                "ttl": format!("{}s", request.ttl.as_secs()),
+                "no_default_policy": true,
+                "renewable": true,
+            });
+            if let Some(max) = request.explicit_max_ttl {
+                body["explicit_max_ttl"] = json!(format!("{}s", max.as_secs()));
+            }
+            if let Some(owner) = owner {
+                // Names who the child token is for, in Vault's own audit log and lookups.
+                body["meta"] = json!({
+                    "tenant": owner.tenant(),
+                    "service": owner.service(),
+                    "issued_by": "vaultgate",
+                });
+            }
+            ("issued", target, body, Some(issuer))
+        }
+    };
+    let (status, answer) = upstream
+        .call_json(Method::POST, &target, namespace, token, Some(&body))
+        .await?;
+    auth_answer(method, status, &answer)
+}
+
+/// What Vault said about a token the proxy holds.
+#[derive(Debug)]
+pub enum TokenCheck {
+    /// Renewed (or looked up) fine; the TTL Vault now reports.
+    Valid { ttl: Option<Duration> },
+    /// Vault answered and refused the token (revoked, expired, or no permission).
+    Rejected { status: u16, errors: String },
+}
+
+/// `auth/token/renew-self`.
+pub async fn renew_self(
+    upstream: &Upstream,
+    namespace: &str,
+    token: &Token,
+) -> Result<TokenCheck, UpstreamError> {
+    let (status, answer) = upstream
+        .call_json(
+            Method::POST,
+            "/v1/auth/token/renew-self",
+            namespace,
+            Some(token),
+            Some(&json!({})),
+        )
+        .await?;
+    Ok(check(status, &answer, &answer["auth"]["lease_duration"]))
+}
+
+/// `auth/token/lookup-self`: tells a revoked token from a Vault-side policy denial.
+pub async fn lookup_self(
+    upstream: &Upstream,
+    namespace: &str,
+    token: &Token,
+) -> Result<TokenCheck, UpstreamError> {
+    let (status, answer) = upstream
+        .call_json(
+            Method::GET,
+            "/v1/auth/token/lookup-self",
+            namespace,
+            Some(token),
+            None,
+        )
+        .await?;
+    Ok(check(status, &answer, &answer["data"]["ttl"]))
+}
+
+/// `auth/token/revoke-self`.
+pub async fn revoke_self(
+    upstream: &Upstream,
+    namespace: &str,
+    token: &Token,
+) -> Result<TokenCheck, UpstreamError> {
+    let (status, answer) = upstream
+        .call_json(
+            Method::POST,
+            "/v1/auth/token/revoke-self",
+            namespace,
+            Some(token),
+            Some(&json!({})),
+        )
+        .await?;
+    Ok(check(status, &answer, &Value::Null))
+}
+
+fn check(status: http::StatusCode, answer: &Value, ttl: &Value) -> TokenCheck {
+    if status.is_success() {
+        TokenCheck::Valid {
+            ttl: ttl.as_u64().filter(|s| *s > 0).map(Duration::from_secs),
+        }
+    } else {
+        TokenCheck::Rejected {
+            status: status.as_u16(),
+            errors: vault_errors(answer),
         }
     }
 }

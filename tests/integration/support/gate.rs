@@ -20,6 +20,7 @@ path "sys/internal/ui/mounts/*" { capabilities = ["read"] }
 path "cubbyhole/*" { capabilities = ["create", "read", "update", "delete", "list"] }
 path "auth/token/lookup-self" { capabilities = ["read"] }
 path "auth/token/renew-self" { capabilities = ["update"] }
+path "auth/token/revoke-self" { capabilities = ["update"] }
 path "auth/token/create" { capabilities = ["create", "update"] }
 path "sys/wrapping/*" { capabilities = ["create", "read", "update"] }
 "#;
