@@ -184,11 +184,18 @@ impl App {
     /// Runs until shutdown is requested or a task dies, then drains connections.
     pub async fn run(mut self) -> Result<(), AppError> {
         let outcome = tokio::select! {
+            biased;
             () = self.shutdown.cancelled() => Ok(()),
             exited = self.tasks.join_next() => Err(AppError::TaskExited(task_name(exited))),
             exited = self.renewers.join_next(), if !self.renewers.is_empty() => {
                 Err(AppError::TaskExited(task_name(exited)))
             }
+        };
+        // A task that ends because shutdown began is not a failure.
+        let outcome = if self.shutdown.is_cancelled() {
+            Ok(())
+        } else {
+            outcome
         };
         self.stop().await;
         outcome

@@ -21,15 +21,33 @@ pub async fn run(file: &Path) -> Result<(), RunError> {
     let config = Config::load(file)?;
     let app = App::start(config).await?;
     let stop = app.shutdown_handle();
+    let lockdown = app.lockdown_handle();
     let mut term = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
+    // Incident response without the admin listener: SIGUSR1 locks down (deny everything,
+    // revoke every token), SIGUSR2 unlocks (fresh logins).
+    let mut usr1 = signal(SignalKind::user_defined1()).map_err(RunError::Signals)?;
+    let mut usr2 = signal(SignalKind::user_defined2()).map_err(RunError::Signals)?;
     tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-            () = stop.cancelled() => return,
+        loop {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+                _ = usr1.recv() => {
+                    tracing::warn!("SIGUSR1: lockdown, refusing every request and revoking every token");
+                    lockdown.send_replace(true);
+                    continue;
+                }
+                _ = usr2.recv() => {
+                    tracing::warn!("SIGUSR2: unlock, logging in afresh");
+                    lockdown.send_replace(false);
+                    continue;
+                }
+                () = stop.cancelled() => return,
+            }
+            stop.cancel();
+            return;
         }
-        stop.cancel();
     });
     app.run().await?;
     tracing::info!("stopped");

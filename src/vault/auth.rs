@@ -202,6 +202,27 @@ pub async fn revoke_self(
     Ok(check(status, &answer, &Value::Null))
 }
 
+/// `auth/token/revoke` of `child` with the issuer's token: issued child tokens usually carry
+/// no right to revoke themselves, but whoever created them may.
+pub async fn revoke_child(
+    upstream: &Upstream,
+    namespace: &str,
+    issuer: &Token,
+    child: &Token,
+) -> Result<TokenCheck, UpstreamError> {
+    let body = json!({ "token": child.expose() });
+    let (status, answer) = upstream
+        .call_json(
+            Method::POST,
+            "/v1/auth/token/revoke",
+            namespace,
+            Some(issuer),
+            Some(&body),
+        )
+        .await?;
+    Ok(check(status, &answer, &Value::Null))
+}
+
 fn check(status: http::StatusCode, answer: &Value, ttl: &Value) -> TokenCheck {
     if status.is_success() {
         TokenCheck::Valid {

@@ -390,7 +390,14 @@ impl Renewer {
     }
 
     async fn revoke(&self, h: &Held, why: &'static str) {
-        match auth::revoke_self(&self.upstream, &self.principal.namespace, &h.token).await {
+        let ns = &self.principal.namespace;
+        let mut result = auth::revoke_self(&self.upstream, ns, &h.token).await;
+        if let (Ok(TokenCheck::Rejected { .. }), Some(issuer)) = (&result, &self.issuer) {
+            if let Some(issuer) = issuer.current() {
+                result = auth::revoke_child(&self.upstream, ns, &issuer, &h.token).await;
+            }
+        }
+        match result {
             Ok(TokenCheck::Valid { .. }) => {
                 self.update(|s| s.revocations += 1);
                 tracing::info!(principal = %self.name, why, "token revoked");

@@ -14,3 +14,4 @@ mod leaks;
 mod limits;
 mod malformed;
 mod reload;
+mod tokens;

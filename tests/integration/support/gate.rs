@@ -4,9 +4,14 @@
 use std::path::Path;
 use std::time::Duration;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use vaultgate::app::App;
 use vaultgate::config::Config;
+use vaultgate::vault::renewer::TokenCell;
 
 use super::openbao::OpenBao;
 use super::pki::Pki;
@@ -31,6 +36,9 @@ pub struct Gate {
     pub address: String,
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// Each service's token cell, by `tenant/service`.
+    pub cells: HashMap<String, TokenCell>,
+    pub lockdown: Arc<watch::Sender<bool>>,
 }
 
 impl Gate {
@@ -50,6 +58,45 @@ impl Gate {
         policies: &Path,
         extra: &str,
     ) -> Gate {
+        let (dir, config_file) =
+            Gate::write_config(bao, pki, services, token_services, policies, extra).await;
+        let config = Config::load(&config_file).unwrap();
+        let callers = config.callers();
+        let app = App::start(config).await.unwrap();
+        assert!(
+            app.wait_ready(Duration::from_secs(20)).await,
+            "vaultgate services did not log in"
+        );
+        let address = app.addresses()[0].clone();
+        let cells = callers
+            .iter()
+            .map(|c| (c.to_string(), app.token_cell(c).unwrap().clone()))
+            .collect();
+        let lockdown = app.lockdown_handle();
+        let stop = app.shutdown_handle();
+        let task = tokio::spawn(async move {
+            app.run().await.unwrap();
+        });
+        Gate {
+            _dir: dir,
+            address,
+            stop,
+            task: Some(task),
+            cells,
+            lockdown,
+        }
+    }
+
+    /// Configures OpenBao (AppRoles) and writes a vaultgate config into a fresh folder;
+    /// returns the folder and the config file, for in-process or binary runs.
+    pub async fn write_config(
+        bao: &OpenBao,
+        pki: &Pki,
+        services: &[&str],
+        token_services: &[(&str, &str)],
+        policies: &Path,
+        extra: &str,
+    ) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
             .await;
@@ -102,28 +149,22 @@ dir = "{policies}"
         toml.push_str(extra);
         let config_file = dir.path().join("vaultgate.toml");
         std::fs::write(&config_file, &toml).unwrap();
-        let config = Config::load(&config_file).unwrap();
-        let app = App::start(config).await.unwrap();
-        assert!(
-            app.wait_ready(Duration::from_secs(20)).await,
-            "vaultgate services did not log in"
-        );
-        let address = app.addresses()[0].clone();
-        let stop = app.shutdown_handle();
-        let task = tokio::spawn(async move {
-            app.run().await.unwrap();
-        });
-        Gate {
-            _dir: dir,
-            address,
-            stop,
-            task: Some(task),
-        }
+        (dir, config_file)
     }
 
     /// `https://127.0.0.1:PORT`, what a service puts in `VAULT_ADDR`.
     pub fn url(&self) -> String {
         format!("https://{}", self.address)
+    }
+
+    /// The folder with the generated config and credential files.
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    /// The token vaultgate currently holds for a service (tests prove it never leaks).
+    pub fn token(&self, service: &str) -> String {
+        self.cells[service].current().unwrap().expose().to_owned()
     }
 
     /// Stops vaultgate and waits for it to drain.

@@ -13,6 +13,8 @@ pub struct OpenBao {
     port: u16,
     pub dir: tempfile::TempDir,
     http: reqwest::Client,
+    /// (token_ttl, token_max_ttl) in seconds for roles made by `approle`; 1 h by default.
+    pub approle_ttls: std::sync::Mutex<(u64, u64)>,
 }
 
 /// The `bao` binary: `VAULTGATE_BAO`, or the project-local install (installed when missing).
@@ -55,31 +57,15 @@ impl OpenBao {
     fn spawn(port: u16) -> OpenBao {
         let dir = tempfile::tempdir().unwrap();
         let audit = dir.path().join("audit.log");
-        let config = dir.path().join("bao.hcl");
         std::fs::write(
-            &config,
+            dir.path().join("bao.hcl"),
             format!(
                 "audit \"file\" \"test\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
                 audit.display()
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.path().join("bao.log")).unwrap();
-        let child = Command::new(bao_binary())
-            .args([
-                "server",
-                "-dev",
-                "-dev-root-token-id=root",
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-                &format!("-config={}", config.display()),
-            ])
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", dir.path())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start bao server -dev");
+        let child = spawn_server(dir.path(), port);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -89,7 +75,24 @@ impl OpenBao {
             port,
             dir,
             http,
+            approle_ttls: std::sync::Mutex::new((3600, 0)),
         }
+    }
+
+    /// Stops the server (as an outage would).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port; dev mode starts empty (no tokens, no data).
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.child = spawn_server(self.dir.path(), self.port);
+        assert!(
+            self.wait_healthy(Duration::from_secs(30)).await,
+            "OpenBao did not restart"
+        );
     }
 
     async fn wait_healthy(&mut self, limit: Duration) -> bool {
@@ -187,10 +190,16 @@ impl OpenBao {
     /// Creates a role whose tokens carry only `policies` (no default policy) and returns its
     /// (role_id, secret_id).
     pub async fn approle(&self, role: &str, policies: &[&str]) -> (String, String) {
+        let (ttl, max_ttl) = *self.approle_ttls.lock().unwrap();
         self.root(
             "POST",
             &format!("auth/approle/role/{role}"),
-            Some(json!({ "token_policies": policies, "token_no_default_policy": true, "token_ttl": "1h" })),
+            Some(json!({
+                "token_policies": policies,
+                "token_no_default_policy": true,
+                "token_ttl": ttl,
+                "token_max_ttl": max_ttl,
+            })),
         )
         .await;
         let role_id = self
@@ -232,6 +241,29 @@ impl OpenBao {
             .await
             .expect("run bao CLI")
     }
+}
+
+fn spawn_server(dir: &Path, port: u16) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("bao.log"))
+        .unwrap();
+    Command::new(bao_binary())
+        .args([
+            "server",
+            "-dev",
+            "-dev-root-token-id=root",
+            &format!("-dev-listen-address=127.0.0.1:{port}"),
+            &format!("-config={}", dir.join("bao.hcl").display()),
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start bao server -dev")
 }
 
 impl Drop for OpenBao {
