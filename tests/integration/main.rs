@@ -10,6 +10,7 @@ mod support;
 mod clients;
 mod conformance;
 mod core_flow;
+mod jwt;
 mod leaks;
 mod limits;
 mod malformed;

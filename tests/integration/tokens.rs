@@ -335,11 +335,31 @@ async fn service_tokens(bao: &OpenBao) -> usize {
 #[tokio::test]
 async fn sigterm_lets_requests_finish_revokes_and_exits_zero() {
     let bao = OpenBao::start().await;
-    bao.kv_put("acme/billing/db", json!({"password": "pw"}))
+    bao.kv_put(
+        "acme/billing/db",
+        json!({"password": "sigterm-secret-value"}),
+    )
+    .await;
+    bao.kv_put("acme/web/key", json!({"k": "web-secret-value"}))
         .await;
-    let pki = Pki::new(&["acme/billing"]);
-    let (dir, config) =
-        Gate::write_config(&bao, &pki, &["acme/billing"], &[], &repo_policies(), "").await;
+    let pki = Pki::new(&["acme/billing", "acme/web"]);
+    // A token file service with a known token, so the logs can be searched for it.
+    bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
+        .await;
+    let web_token = bao
+        .create_token(&["vaultgate-test-broad", "log-check"], true)
+        .await;
+    let services = [("acme/web", web_token.as_str())];
+    let (dir, config) = Gate::write_config(
+        &bao,
+        &pki,
+        &["acme/billing"],
+        &services,
+        &repo_policies(),
+        "",
+    )
+    .await;
+    let log = dir.path().join("vaultgate.log");
     let port = crate::support::openbao::free_port();
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
@@ -350,7 +370,9 @@ async fn sigterm_lets_requests_finish_revokes_and_exits_zero() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vaultgate"))
         .args(["run", "--config"])
         .arg(&config)
-        .env("VAULTGATE_LOG", "warn")
+        // Everything, hyper and rustls included, so the no-secrets check covers it all.
+        .env("VAULTGATE_LOG", "trace")
+        .stderr(std::fs::File::create(&log).unwrap())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -368,6 +390,9 @@ async fn sigterm_lets_requests_finish_revokes_and_exits_zero() {
     }
     assert_eq!(status, 200, "vaultgate did not come up");
     assert_eq!(service_tokens(&bao).await, 1);
+    let web = pki.client_for("acme/web");
+    let web_url = format!("https://127.0.0.1:{port}/v1/secret/data/acme/web/key");
+    assert_eq!(web.get(web_url).send().await.unwrap().status(), 200);
 
     // Requests in flight when SIGTERM arrives still complete.
     let in_flight: Vec<_> = (0..20)
