@@ -19,6 +19,9 @@ pub struct Login {
     /// The token's TTL as Vault reported it; `None` for token files (not looked up).
     pub ttl: Option<Duration>,
     pub renewable: bool,
+    /// The token's accessor, when Vault reported one: what a tool may print to tell tokens
+    /// apart, since the token itself must never be shown.
+    pub accessor: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +45,8 @@ pub enum AuthError {
     Upstream(#[from] UpstreamError),
 }
 
-fn read_secret(file: &Path) -> Result<Zeroizing<String>, AuthError> {
+/// Reads a credential file (a role id, secret id or token), trimmed; empty is an error.
+pub fn read_secret(file: &Path) -> Result<Zeroizing<String>, AuthError> {
     let text = Zeroizing::new(
         std::fs::read_to_string(file).map_err(|source| AuthError::Read {
             file: file.to_owned(),
@@ -69,6 +73,7 @@ pub async fn login(
             token: Token::new(read_secret(path)?.as_str()),
             ttl: None,
             renewable: false,
+            accessor: None,
         }),
         AuthConfig::AppRole {
             mount,
@@ -77,22 +82,33 @@ pub async fn login(
         } => {
             let role_id = read_secret(role_id_file)?;
             let secret_id = read_secret(secret_id_file)?;
-            let body = json!({ "role_id": role_id.as_str(), "secret_id": secret_id.as_str() });
-            let (status, answer) = upstream
-                .call_json(
-                    Method::POST,
-                    &format!("/v1/auth/{mount}/login"),
-                    namespace,
-                    None,
-                    Some(&body),
-                )
-                .await?;
-            auth_answer("approle", status, &answer)
+            approle_login(upstream, namespace, mount, &role_id, &secret_id).await
         }
     }
 }
 
-/// Reads `auth.client_token`, `lease_duration` and `renewable` from a login answer.
+/// One AppRole login at `auth/<mount>/login` with credentials already in memory.
+pub async fn approle_login(
+    upstream: &Upstream,
+    namespace: &str,
+    mount: &str,
+    role_id: &str,
+    secret_id: &str,
+) -> Result<Login, AuthError> {
+    let body = json!({ "role_id": role_id, "secret_id": secret_id });
+    let (status, answer) = upstream
+        .call_json(
+            Method::POST,
+            &format!("/v1/auth/{mount}/login"),
+            namespace,
+            None,
+            Some(&body),
+        )
+        .await?;
+    auth_answer("approle", status, &answer)
+}
+
+/// Reads `auth.client_token`, `lease_duration`, `renewable` and `accessor` from a login answer.
 fn auth_answer(
     method: &'static str,
     status: http::StatusCode,
@@ -117,6 +133,10 @@ fn auth_answer(
             .filter(|s| *s > 0)
             .map(Duration::from_secs),
         renewable: auth["renewable"].as_bool().unwrap_or(false),
+        accessor: auth["accessor"]
+            .as_str()
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned),
     })
 }
 
@@ -138,11 +158,11 @@ mod tests {
 
     #[test]
     fn login_answers_are_read_and_refusals_keep_vaults_words() {
-        let ok =
-            json!({"auth": {"client_token": "s.abc", "lease_duration": 60, "renewable": true}});
+        let ok = json!({"auth": {"client_token": "s.abc", "accessor": "acc1", "lease_duration": 60, "renewable": true}});
         let login = auth_answer("approle", http::StatusCode::OK, &ok).unwrap();
         assert_eq!(login.token.expose(), "s.abc");
         assert_eq!(login.ttl, Some(Duration::from_secs(60)));
+        assert_eq!(login.accessor.as_deref(), Some("acc1"));
         let refused = json!({"errors": ["invalid role or secret ID"]});
         let err = auth_answer("approle", http::StatusCode::BAD_REQUEST, &refused).unwrap_err();
         assert_eq!(
