@@ -13,3 +13,4 @@ mod leaks;
 mod limits;
 mod malformed;
 mod reload;
+mod verify;
