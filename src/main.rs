@@ -29,6 +29,10 @@ fn main() -> ExitCode {
             trust_domain,
             hosts,
         }) => certs_init(&dir, &services, &trust_domain, &hosts),
+        Command::Verify(args) => runtime().and_then(|rt| {
+            rt.block_on(vaultgate::cli::verify::run(&args))
+                .map_err(Into::into)
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 pub mod certs;
 pub mod config;
 pub mod run;
+pub mod verify;
 
 use std::path::PathBuf;
 
@@ -33,6 +34,9 @@ pub enum Command {
     /// Development certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Check an AppRole's credentials against Vault: log in, read a secret, rotate the token,
+    /// read again and confirm the old token is rejected.
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(Debug, Subcommand)]

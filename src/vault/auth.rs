@@ -20,6 +20,9 @@ pub struct Login {
     /// The token's TTL as Vault reported it; `None` for token files (not looked up).
     pub ttl: Option<Duration>,
     pub renewable: bool,
+    /// The token's accessor, when Vault reported one: what a tool may print to tell tokens
+    /// apart, since the token itself must never be shown.
+    pub accessor: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +48,8 @@ pub enum AuthError {
     Upstream(#[from] UpstreamError),
 }
 
-fn read_secret(file: &Path) -> Result<Zeroizing<String>, AuthError> {
+/// Reads a credential file (a role id, secret id or token), trimmed; empty is an error.
+pub fn read_secret(file: &Path) -> Result<Zeroizing<String>, AuthError> {
     let text = Zeroizing::new(
         std::fs::read_to_string(file).map_err(|source| AuthError::Read {
             file: file.to_owned(),
@@ -76,6 +80,7 @@ pub async fn login(
                 token: Token::new(read_secret(path)?.as_str()),
                 ttl: None,
                 renewable: false,
+                accessor: None,
             })
         }
         AuthConfig::AppRole {
@@ -94,8 +99,7 @@ pub async fn login(
                     source,
                 })?;
             }
-            let body = json!({ "role_id": role_id.as_str(), "secret_id": secret_id.as_str() });
-            ("approle", format!("/v1/auth/{mount}/login"), body, None)
+            return approle_login(upstream, namespace, mount, &role_id, &secret_id).await;
         }
         AuthConfig::Jwt {
             mount,
@@ -137,6 +141,27 @@ pub async fn login(
         .call_json(Method::POST, &target, namespace, token, Some(&body))
         .await?;
     auth_answer(method, status, &answer)
+}
+
+/// One AppRole login at `auth/<mount>/login` with credentials already in memory.
+pub async fn approle_login(
+    upstream: &Upstream,
+    namespace: &str,
+    mount: &str,
+    role_id: &str,
+    secret_id: &str,
+) -> Result<Login, AuthError> {
+    let body = json!({ "role_id": role_id, "secret_id": secret_id });
+    let (status, answer) = upstream
+        .call_json(
+            Method::POST,
+            &format!("/v1/auth/{mount}/login"),
+            namespace,
+            None,
+            Some(&body),
+        )
+        .await?;
+    auth_answer("approle", status, &answer)
 }
 
 /// What Vault said about a token the proxy holds.
@@ -261,6 +286,10 @@ fn auth_answer(
             .filter(|s| *s > 0)
             .map(Duration::from_secs),
         renewable: auth["renewable"].as_bool().unwrap_or(false),
+        accessor: auth["accessor"]
+            .as_str()
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned),
     })
 }
 

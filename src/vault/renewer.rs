@@ -246,6 +246,7 @@ impl Renewer {
                 token,
                 ttl,
                 renewable,
+                ..
             }) => {
                 self.backoff = FIRST_BACKOFF;
                 let now = Instant::now();

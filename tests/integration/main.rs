@@ -16,3 +16,4 @@ mod limits;
 mod malformed;
 mod reload;
 mod tokens;
+mod verify;
