@@ -29,6 +29,11 @@ fn main() -> ExitCode {
             trust_domain,
             hosts,
         }) => certs_init(&dir, &services, &trust_domain, &hosts),
+        // Policy commands decide their own exit code: a failed check is an answer, not an error.
+        Command::Policy(command) => match vaultgate::cli::policy::run(command) {
+            Ok(code) => return code,
+            Err(e) => Err(e.into()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
