@@ -12,4 +12,5 @@ mod core_flow;
 mod leaks;
 mod limits;
 mod malformed;
+mod policy_cli;
 mod reload;
