@@ -75,3 +75,57 @@ pub fn shadowed_denies(set: &PolicySet, callers: &[Caller]) -> Vec<ShadowedDeny>
     found.dedup_by(|later, first| key(later) == key(first));
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn shadowed(files: &[(&str, &str)], callers: &[&str]) -> Vec<(u32, u32, String)> {
+        let callers: Vec<Caller> = callers.iter().map(|c| Caller::parse(c).unwrap()).collect();
+        let sources = files
+            .iter()
+            .map(|(f, t)| (PathBuf::from(f), (*t).to_owned()))
+            .collect();
+        let set = PolicySet::from_sources(sources, &callers).unwrap();
+        shadowed_denies(&set, &callers)
+            .into_iter()
+            .map(|s| (s.deny.line, s.winner.line, s.example))
+            .collect()
+    }
+
+    #[test]
+    fn the_classic_case_is_found() {
+        let policy = "path \"secret/data/x/*\" { capabilities = [\"read\"] }\n\
+                      path \"secret/data/+/priv\" { capabilities = [\"deny\"] }\n";
+        assert_eq!(
+            shadowed(&[("acme.hcl", policy)], &["acme/billing"]),
+            vec![(2, 1, "secret/data/x/priv".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_deny_that_wins_on_priority_is_not_reported() {
+        // Same first wildcard position, and a trailing `*` ranks lower: the deny decides.
+        let policy = "path \"secret/data/*\" { capabilities = [\"read\"] }\n\
+                      path \"secret/data/+/priv\" { capabilities = [\"deny\"] }\n\
+                      path \"secret/data/team/*\" { capabilities = [\"deny\"] }\n\
+                      path \"secret/data/team/open\" { capabilities = [\"read\"] }\n";
+        assert_eq!(shadowed(&[("acme.hcl", policy)], &["acme/billing"]), vec![]);
+    }
+
+    #[test]
+    fn a_service_file_grant_can_shadow_a_tenant_deny() {
+        let tenant = "path \"secret/data/{{tenant}}/+/priv\" { capabilities = [\"deny\"] }\n";
+        let service = "path \"secret/data/acme/billing/*\" { capabilities = [\"read\"] }\n";
+        let found = shadowed(
+            &[("acme.hcl", tenant), ("acme/billing.hcl", service)],
+            &["acme/billing", "acme/shop"],
+        );
+        assert_eq!(
+            found,
+            vec![(1, 1, "secret/data/acme/billing/priv".to_owned())]
+        );
+    }
+}

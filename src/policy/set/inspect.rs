@@ -114,3 +114,39 @@ impl PolicySet {
         rules
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{caller, policies};
+
+    #[test]
+    fn matching_and_decisive_rules() {
+        let set = policies(&[(
+            "acme.hcl",
+            r#"
+path "secret/data/x/*" { capabilities = ["read"] }
+path "secret/data/+/priv" { capabilities = ["deny"] }
+path "secret/data/y/priv" { capabilities = ["read"] }
+"#,
+        )]);
+        let who = caller("acme/billing");
+        let decisive = set.decisive_rule(&who, "secret/data/x/priv", false);
+        assert_eq!(
+            decisive.map(|r| r.pattern),
+            Some("secret/data/x/*".to_owned())
+        );
+        let matching: Vec<String> = set
+            .matching_rules(&who, "secret/data/x/priv", false)
+            .into_iter()
+            .map(|r| r.pattern)
+            .collect();
+        assert_eq!(matching, ["secret/data/+/priv", "secret/data/x/*"]);
+        let deny = set
+            .rules(&who)
+            .into_iter()
+            .find(|r| r.denies)
+            .and_then(|r| r.source);
+        assert_eq!(deny.map(|s| s.line), Some(3));
+        assert!(set.rules(&caller("globex/web")).is_empty());
+    }
+}
