@@ -15,7 +15,8 @@ use super::shadow;
 /// Why the check could not run at all (a broken file is a finding, not this).
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    #[error("cannot list policy files: {0}")]
+    // The source is printed by `main` as part of the error chain.
+    #[error("cannot list policy files")]
     List(#[source] PolicyError),
 }
 

@@ -30,7 +30,7 @@ pub enum PolicyCommandError {
     Test(#[from] test::TestError),
     #[error(transparent)]
     Policy(#[from] PolicyError),
-    #[error("{}: {source}", file.display())]
+    #[error("{}", file.display())]
     Body {
         file: std::path::PathBuf,
         #[source]

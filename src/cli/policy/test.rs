@@ -15,7 +15,7 @@ use super::explain::{explain, ExplainRequest};
 /// Why the tests could not run at all; a malformed test file is reported and counted instead.
 #[derive(Debug, thiserror::Error)]
 pub enum TestError {
-    #[error("{}: {source}", dir.display())]
+    #[error("{}", dir.display())]
     List {
         dir: PathBuf,
         #[source]
