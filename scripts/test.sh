@@ -6,4 +6,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-openbao.sh >/dev/null
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
+# The shipped policies must load as the server loads them (warnings print, errors fail).
+cargo run --locked --quiet -- policy check policies
 cargo test --locked

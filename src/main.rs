@@ -33,6 +33,11 @@ fn main() -> ExitCode {
             rt.block_on(vaultgate::cli::verify::run(&args))
                 .map_err(Into::into)
         }),
+        // Policy commands decide their own exit code: a failed check is an answer, not an error.
+        Command::Policy(command) => match vaultgate::cli::policy::run(command) {
+            Ok(code) => return code,
+            Err(e) => Err(e.into()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

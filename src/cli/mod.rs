@@ -2,12 +2,15 @@
 
 pub mod certs;
 pub mod config;
+pub mod policy;
 pub mod run;
 pub mod verify;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+use crate::identity::Caller;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,6 +40,51 @@ pub enum Command {
     /// Check an AppRole's credentials against Vault: log in, read a secret, rotate the token,
     /// read again and confirm the old token is rejected.
     Verify(verify::VerifyArgs),
+    /// Check, explain and test tenant policies offline.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate every policy file as the server would, and warn on risky grants.
+    /// Exit 1 on any error, or on any warning with --strict.
+    Check {
+        /// The policy directory.
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Show how one request is classified and decided for one caller.
+    Explain {
+        /// The calling service, as tenant/service.
+        #[arg(long, value_parser = Caller::parse)]
+        caller: Caller,
+        /// The policy directory.
+        #[arg(long, default_value = "policies")]
+        dir: PathBuf,
+        /// The HTTP method, exactly as sent (GET, LIST, POST, ...).
+        method: String,
+        /// The request path, with or without /v1/, optionally with a query.
+        path: String,
+        /// A request header as NAME:VALUE; repeat for several.
+        #[arg(long = "header", value_name = "NAME:VALUE")]
+        headers: Vec<String>,
+        /// A file holding the request body.
+        #[arg(long)]
+        body: Option<PathBuf>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the policy unit tests in DIR/tests/*.toml; exit 1 on any failure.
+    Test {
+        /// The policy directory (tests are read from its tests/ directory).
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use error::{PolicyError, Problem};
-pub use set::PolicySet;
+pub use set::{PolicyFile, PolicySet, RuleView};
 pub use store::{PolicyStore, ReloadStatus};
 
 /// Where a rule came from: what a 403 body, `policy explain` and audit name.

@@ -3,6 +3,7 @@
 
 mod acl;
 mod evaluate;
+mod inspect;
 mod parameters;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,8 @@ use crate::policy::error::PolicyError;
 use crate::policy::Decision;
 use crate::vault::operation::Operation;
 use acl::{Acl, Rule};
+
+pub use inspect::{PolicyFile, RuleView};
 
 /// Which callers a policy file applies to, decided by its file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,21 +58,9 @@ impl PolicySet {
     /// names that are not valid caller names, and a `tests/` directory are ignored.
     pub fn load(dir: &Path, callers: &[Caller]) -> Result<PolicySet, PolicyError> {
         let mut sources = Vec::new();
-        for (name, path) in read_dir_sorted(dir)? {
-            if path.is_dir() {
-                if name == FIXTURE_DIR || !valid_name(&name) {
-                    continue;
-                }
-                for (file, inner) in read_dir_sorted(&path)? {
-                    let service = policy_stem(&file, &inner).filter(|_| inner.is_file());
-                    if let Some(service) = service {
-                        let scope = Scope::Service(name.clone(), service);
-                        sources.push((inner.clone(), scope, read(&inner)?));
-                    }
-                }
-            } else if let Some(tenant) = policy_stem(&name, &path) {
-                sources.push((path.clone(), Scope::Tenant(tenant), read(&path)?));
-            }
+        for (path, scope) in discover(dir)? {
+            let text = read(&path)?;
+            sources.push((path, scope, text));
         }
         PolicySet::compile(sources, callers, SystemTime::now())
     }
@@ -172,6 +163,27 @@ impl PolicySet {
         }
         Ok(PolicySet { acls, digest })
     }
+}
+
+/// The policy files `load` reads from `dir`, in load order, with the callers they apply to.
+fn discover(dir: &Path) -> Result<Vec<(PathBuf, Scope)>, PolicyError> {
+    let mut found = Vec::new();
+    for (name, path) in read_dir_sorted(dir)? {
+        if path.is_dir() {
+            if name == FIXTURE_DIR || !valid_name(&name) {
+                continue;
+            }
+            for (file, inner) in read_dir_sorted(&path)? {
+                let service = policy_stem(&file, &inner).filter(|_| inner.is_file());
+                if let Some(service) = service {
+                    found.push((inner, Scope::Service(name.clone(), service)));
+                }
+            }
+        } else if let Some(tenant) = policy_stem(&name, &path) {
+            found.push((path, Scope::Tenant(tenant)));
+        }
+    }
+    Ok(found)
 }
 
 /// The document's live rules with `{{tenant}}`/`{{service}}` replaced by the caller's names,

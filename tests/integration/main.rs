@@ -14,6 +14,7 @@ mod jwt;
 mod leaks;
 mod limits;
 mod malformed;
+mod policy_cli;
 mod reload;
 mod tokens;
 mod verify;
