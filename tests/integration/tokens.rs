@@ -427,3 +427,48 @@ async fn sigterm_lets_requests_finish_revokes_and_exits_zero() {
     );
     drop(dir);
 }
+
+#[tokio::test]
+async fn a_rewritten_token_file_is_picked_up_without_a_restart() {
+    let bao = OpenBao::start().await;
+    bao.kv_put("acme/billing/db", json!({"password": "pw"}))
+        .await;
+    bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
+        .await;
+    let first = bao.create_token(&["vaultgate-test-broad"], true).await;
+    let pki = Pki::new(&["acme/billing"]);
+    let gate = Gate::start_with(
+        &bao,
+        &pki,
+        &[],
+        &[("acme/billing", &first)],
+        &repo_policies(),
+        "",
+    )
+    .await;
+    assert_eq!(gate.token("acme/billing"), first);
+
+    // The platform rotates the token file in place (as a sidecar or the kubelet would).
+    let second = bao.create_token(&["vaultgate-test-broad"], true).await;
+    std::fs::write(gate.dir().join("acme-billing.token"), format!("{second}\n")).unwrap();
+    let mut held = String::new();
+    for _ in 0..50 {
+        held = gate.token("acme/billing");
+        if held == second {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        held, second,
+        "the new token file was not picked up within 5 s"
+    );
+    let client = pki.client_for("acme/billing");
+    let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
+    assert_eq!(client.get(url).send().await.unwrap().status(), 200);
+    gate.stop().await;
+    assert!(
+        alive(&bao, &first).await,
+        "a token file's token is not vaultgate's to revoke"
+    );
+}
