@@ -36,25 +36,9 @@ for _ in $(seq 1 100); do "$bao" status >/dev/null 2>&1 && break; sleep 0.2; don
 "$bao" status >/dev/null
 
 echo "==> configuring OpenBao: secrets, a least-privilege policy, an AppRole for acme/billing"
-"$bao" kv put -mount=secret acme/billing/db password=demo-db-password >/dev/null
-"$bao" kv put -mount=secret acme/web/key api_key=web-api-key >/dev/null
-"$bao" kv put -mount=secret globex/x value=globex-secret >/dev/null
-"$bao" policy write acme-billing - >/dev/null <<'HCL'
-path "secret/data/acme/billing/*"     { capabilities = ["create", "read", "update", "patch", "delete"] }
-path "secret/metadata/acme/billing/*" { capabilities = ["read", "list", "delete"] }
-path "secret/metadata/acme/billing"   { capabilities = ["list"] }
-path "sys/internal/ui/mounts/*"       { capabilities = ["read"] }
-# vaultgate manages the token itself: renew before expiry, check it, revoke on exit.
-path "auth/token/lookup-self"         { capabilities = ["read"] }
-path "auth/token/renew-self"          { capabilities = ["update"] }
-path "auth/token/revoke-self"         { capabilities = ["update"] }
-HCL
-"$bao" auth enable approle >/dev/null
-"$bao" write auth/approle/role/acme-billing token_policies=acme-billing \
-  token_no_default_policy=true token_ttl=1h token_max_ttl=4h >/dev/null
-"$bao" read -field=role_id auth/approle/role/acme-billing/role-id >"$demo/secrets/role_id"
-"$bao" write -f -field=secret_id auth/approle/role/acme-billing/secret-id >"$demo/secrets/secret_id"
-chmod 600 "$demo/secrets/"*
+# The same setup the docker-compose stack runs.
+PATH="$(dirname "$bao"):$PATH" SECRETS_DIR="$demo/secrets" \
+  sh examples/compose/openbao-setup.sh >/dev/null
 
 echo "==> dev certificates (vaultgate certs init)"
 "$vg" certs init --dir "$demo/certs" --service acme/billing >/dev/null

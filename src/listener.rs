@@ -10,7 +10,7 @@ use hyper_util::server::conn::auto;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -260,6 +260,7 @@ impl Shared {
                         peer,
                         listener: self.index,
                         over_limit,
+                        closing: Notify::new(),
                     },
                     false,
                 )
@@ -301,6 +302,7 @@ impl Shared {
             peer,
             listener: self.index,
             over_limit,
+            closing: Notify::new(),
         };
         self.http(tls, conn, h2).await;
     }
@@ -319,6 +321,7 @@ impl Shared {
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let conn = Arc::new(conn);
+        let info = conn.clone();
         let proxy = self.proxy.clone();
         let service = service_fn(move |req| {
             let proxy = proxy.clone();
@@ -352,6 +355,10 @@ impl Shared {
                 }
             }
             () = self.shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+            () = info.closing.notified() => {
                 conn.as_mut().graceful_shutdown();
                 let _ = conn.await;
             }

@@ -40,6 +40,9 @@ pub struct ConnInfo {
     /// Accepted past `max_connections`: every request is answered 503 and the connection
     /// closed.
     pub over_limit: bool,
+    /// Asks the listener to close this connection gracefully once the current responses are
+    /// out (HTTP/2 ignores `Connection: close`, so the listener must send GOAWAY).
+    pub closing: tokio::sync::Notify,
 }
 
 /// Endpoints Vault serves without a token; forwarded without one (vault-semantics §2.1).
@@ -127,6 +130,7 @@ impl Proxy {
         req: Request<Incoming>,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         if conn.over_limit {
+            conn.closing.notify_one();
             return Err(ProxyError::ConnectionLimit);
         }
         if *self.lockdown.borrow() {

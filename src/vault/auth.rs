@@ -173,58 +173,38 @@ pub enum TokenCheck {
     Rejected { status: u16, errors: String },
 }
 
-/// `auth/token/renew-self`.
-pub async fn renew_self(
-    upstream: &Upstream,
-    namespace: &str,
-    token: &Token,
-) -> Result<TokenCheck, UpstreamError> {
-    let (status, answer) = upstream
-        .call_json(
-            Method::POST,
-            "/v1/auth/token/renew-self",
-            namespace,
-            Some(token),
-            Some(&json!({})),
-        )
-        .await?;
-    Ok(check(status, &answer, &answer["auth"]["lease_duration"]))
+/// The token self-management calls vaultgate makes for a principal it holds.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenCall {
+    /// `auth/token/renew-self`.
+    Renew,
+    /// `auth/token/lookup-self`: tells a revoked token from a Vault-side policy denial.
+    Lookup,
+    /// `auth/token/revoke-self`.
+    Revoke,
 }
 
-/// `auth/token/lookup-self`: tells a revoked token from a Vault-side policy denial.
-pub async fn lookup_self(
+/// Makes one token call with `token` itself.
+pub async fn token_call(
     upstream: &Upstream,
     namespace: &str,
     token: &Token,
+    call: TokenCall,
 ) -> Result<TokenCheck, UpstreamError> {
+    let (method, target, body) = match call {
+        TokenCall::Renew => (Method::POST, "/v1/auth/token/renew-self", Some(json!({}))),
+        TokenCall::Lookup => (Method::GET, "/v1/auth/token/lookup-self", None),
+        TokenCall::Revoke => (Method::POST, "/v1/auth/token/revoke-self", Some(json!({}))),
+    };
     let (status, answer) = upstream
-        .call_json(
-            Method::GET,
-            "/v1/auth/token/lookup-self",
-            namespace,
-            Some(token),
-            None,
-        )
+        .call_json(method, target, namespace, Some(token), body.as_ref())
         .await?;
-    Ok(check(status, &answer, &answer["data"]["ttl"]))
-}
-
-/// `auth/token/revoke-self`.
-pub async fn revoke_self(
-    upstream: &Upstream,
-    namespace: &str,
-    token: &Token,
-) -> Result<TokenCheck, UpstreamError> {
-    let (status, answer) = upstream
-        .call_json(
-            Method::POST,
-            "/v1/auth/token/revoke-self",
-            namespace,
-            Some(token),
-            Some(&json!({})),
-        )
-        .await?;
-    Ok(check(status, &answer, &Value::Null))
+    let ttl = match call {
+        TokenCall::Renew => &answer["auth"]["lease_duration"],
+        TokenCall::Lookup => &answer["data"]["ttl"],
+        TokenCall::Revoke => &Value::Null,
+    };
+    Ok(check(status, &answer, ttl))
 }
 
 /// `auth/token/revoke` of `child` with the issuer's token: issued child tokens usually carry

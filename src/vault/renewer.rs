@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{AuthConfig, PrincipalConfig};
 use crate::identity::Caller;
 use crate::upstream::Upstream;
-use crate::vault::auth::{self, Login, TokenCheck};
+use crate::vault::auth::{self, Login, TokenCall, TokenCheck};
 use crate::vault::token::Token;
 
 /// What a principal's token has been doing: for logs now, readiness and metrics later.
@@ -294,7 +294,14 @@ impl Renewer {
             }
             return;
         }
-        match auth::renew_self(&self.upstream, &self.principal.namespace, &h.token).await {
+        match auth::token_call(
+            &self.upstream,
+            &self.principal.namespace,
+            &h.token,
+            TokenCall::Renew,
+        )
+        .await
+        {
             Ok(TokenCheck::Valid { ttl }) => {
                 let now = Instant::now();
                 self.backoff = FIRST_BACKOFF;
@@ -356,7 +363,14 @@ impl Renewer {
             Some(h) if !Arc::ptr_eq(&h.token, &first.stale) => Some(h.token.clone()),
             Some(h) if h.obtained.elapsed() < FRESH => None,
             Some(h) => {
-                match auth::lookup_self(&self.upstream, &self.principal.namespace, &h.token).await {
+                match auth::token_call(
+                    &self.upstream,
+                    &self.principal.namespace,
+                    &h.token,
+                    TokenCall::Lookup,
+                )
+                .await
+                {
                     Ok(TokenCheck::Rejected { .. }) => {
                         tracing::warn!(principal = %self.name, "Vault rejected the token; logging in again");
                         match self.login().await {
@@ -392,7 +406,7 @@ impl Renewer {
 
     async fn revoke(&self, h: &Held, why: &'static str) {
         let ns = &self.principal.namespace;
-        let mut result = auth::revoke_self(&self.upstream, ns, &h.token).await;
+        let mut result = auth::token_call(&self.upstream, ns, &h.token, TokenCall::Revoke).await;
         if let (Ok(TokenCheck::Rejected { .. }), Some(issuer)) = (&result, &self.issuer) {
             if let Some(issuer) = issuer.current() {
                 result = auth::revoke_child(&self.upstream, ns, &issuer, &h.token).await;

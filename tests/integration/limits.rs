@@ -2,13 +2,13 @@
 //! are closed, and the slot frees when a connection ends.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::support::gate::Gate;
 use crate::support::openbao::OpenBao;
 use crate::support::pki::Pki;
+use crate::support::poll_status;
 
 #[tokio::test]
 async fn connections_past_the_limit_get_a_vault_style_503() {
@@ -38,21 +38,7 @@ async fn connections_past_the_limit_get_a_vault_style_503() {
     );
 
     drop(holder);
-    let mut last = 0;
-    for _ in 0..50 {
-        last = pki
-            .client_for("acme/billing")
-            .get(&url)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16();
-        if last == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let last = poll_status(&pki.client_for("acme/billing"), &url, 200, 50).await;
     assert_eq!(last, 200, "the slot was not freed after the holder left");
     gate.stop().await;
 }

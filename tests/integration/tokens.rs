@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::support::gate::{Gate, BROAD_VAULT_POLICY};
 use crate::support::openbao::OpenBao;
 use crate::support::pki::Pki;
+use crate::support::poll_status;
 
 fn repo_policies() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
@@ -121,28 +122,18 @@ async fn shutdown_and_lockdown_revoke_every_token() {
     // Lockdown: every request refused, every token revoked at once.
     let before = gate.token("acme/billing");
     gate.lockdown.send_replace(true);
-    let mut status = 0;
+    assert_eq!(poll_status(&client, &url, 503, 50).await, 503);
     for _ in 0..50 {
-        status = client.get(&url).send().await.unwrap().status().as_u16();
-        if status == 503 && !alive(&bao, &before).await {
+        if !alive(&bao, &before).await {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(status, 503);
     assert!(!alive(&bao, &before).await, "lockdown left the token alive");
 
     // Unlock: fresh logins, reads work again.
     gate.lockdown.send_replace(false);
-    let mut status = 0;
-    for _ in 0..50 {
-        status = client.get(&url).send().await.unwrap().status().as_u16();
-        if status == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, 200);
+    assert_eq!(poll_status(&client, &url, 200, 50).await, 200);
     let held = [gate.token("acme/billing"), gate.token("acme/web")];
     assert_ne!(held[0], held[1], "two services must not share a token");
     assert_ne!(held[0], before);
@@ -294,15 +285,7 @@ async fn the_proxy_recovers_from_a_vault_restart_and_backs_off_meanwhile() {
     .await;
     bao.kv_put("acme/billing/db", json!({"password": "pw"}))
         .await;
-    let mut status = 0;
-    let back = Instant::now();
-    while back.elapsed() < Duration::from_secs(20) {
-        status = client.get(&url).send().await.unwrap().status().as_u16();
-        if status == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let status = poll_status(&client, &url, 200, 200).await;
     assert_eq!(status, 200, "no recovery within 20 s of the restart");
     gate.stop().await;
 }
@@ -378,16 +361,7 @@ async fn sigterm_lets_requests_finish_revokes_and_exits_zero() {
         .unwrap();
     let client = pki.client_for("acme/billing");
     let url = format!("https://127.0.0.1:{port}/v1/secret/data/acme/billing/db");
-    let mut status = 0;
-    for _ in 0..100 {
-        if let Ok(r) = client.get(&url).send().await {
-            status = r.status().as_u16();
-            if status == 200 {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let status = poll_status(&client, &url, 200, 200).await;
     assert_eq!(status, 200, "vaultgate did not come up");
     assert_eq!(service_tokens(&bao).await, 1);
     let web = pki.client_for("acme/web");
