@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::audit::{AuditError, AuditRecord, Auditor};
 use crate::config::Config;
 use crate::identity::Caller;
 use crate::listener::{Listener, ListenerError};
@@ -26,6 +28,8 @@ pub enum AppError {
     Listener(#[from] ListenerError),
     #[error("vault: {0}")]
     Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
     #[error("task {0} stopped unexpectedly")]
     TaskExited(&'static str),
 }
@@ -36,6 +40,7 @@ const DRAIN: Duration = Duration::from_secs(10);
 /// A started vaultgate.
 #[derive(Debug)]
 pub struct App {
+    auditor: Auditor,
     addresses: Vec<String>,
     shutdown: CancellationToken,
     tasks: JoinSet<&'static str>,
@@ -53,13 +58,24 @@ impl App {
     /// anything if a policy file, a certificate or an address is wrong.
     pub async fn start(config: Config) -> Result<App, AppError> {
         let callers = config.callers();
+        let auditor = if config.audit.sinks.is_empty() {
+            tracing::warn!("no [audit] sink configured: requests are not audited");
+            Auditor::disabled()
+        } else {
+            Auditor::start(
+                &config.audit.sinks,
+                &config.audit.hmac_key_file,
+                config.audit.fail_closed,
+            )?
+        };
         let policies = Arc::new(PolicyStore::load(&config.policies_dir, &callers)?);
+        let policies_digest = policies.status().digest;
         let upstream = Upstream::new(&config.vault)?;
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        let (store, stop) = (policies.clone(), shutdown.clone());
+        let (store, stop, audit) = (policies.clone(), shutdown.clone(), auditor.clone());
         tasks.spawn(async move {
-            store.watch(stop).await;
+            store.watch(stop, audit).await;
             "policy reload"
         });
 
@@ -71,7 +87,13 @@ impl App {
         let mut renewers = JoinSet::new();
         let mut issuer_task = JoinSet::new();
         let issuer = config.issuer.as_ref().map(|principal| {
-            let (renewer, cell) = Renewer::new(principal.clone(), None, upstream.clone(), None);
+            let (renewer, cell) = Renewer::new(
+                principal.clone(),
+                None,
+                upstream.clone(),
+                None,
+                auditor.clone(),
+            );
             let ctl = Control {
                 stop: revoke_issuer.clone(),
                 lockdown: lockdown_rx.clone(),
@@ -89,6 +111,7 @@ impl App {
                 Some(service.caller.clone()),
                 upstream.clone(),
                 issuer.clone(),
+                auditor.clone(),
             );
             cells.insert(service.caller.clone(), cell);
             let ctl = Control {
@@ -108,13 +131,14 @@ impl App {
             upstream,
             limits.clone(),
             lockdown_rx,
+            auditor.clone(),
         ));
 
         let mut listeners = Vec::new();
         for (i, l) in config.listeners.iter().enumerate() {
             listeners.push(Listener::bind(i, l.clone()).await?);
         }
-        let addresses = listeners
+        let addresses: Vec<String> = listeners
             .iter()
             .map(|l| l.local_addr().to_owned())
             .collect();
@@ -132,7 +156,17 @@ impl App {
                 "listener"
             });
         }
+        auditor.event(AuditRecord::event(
+            "startup",
+            json!({
+                "config": config.file.display().to_string(),
+                "policy_digest": policies_digest,
+                "listeners": addresses.clone(),
+                "services": callers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            }),
+        ));
         Ok(App {
+            auditor,
             addresses,
             shutdown,
             tasks,
@@ -218,6 +252,8 @@ impl App {
         self.revoke_issuer.cancel();
         drain_tasks(&mut self.issuer_task).await;
         drain_tasks(&mut self.tasks).await;
+        self.auditor
+            .event(AuditRecord::event("shutdown", json!({ "clean": true })));
     }
 }
 

@@ -43,6 +43,16 @@ pub struct Config {
     pub issuer: Option<PrincipalConfig>,
     pub policies_dir: PathBuf,
     pub limits: Limits,
+    pub audit: AuditConfig,
+}
+
+/// Where audit records go; no sink means auditing is off.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    pub sinks: Vec<crate::audit::SinkConfig>,
+    pub hmac_key_file: PathBuf,
+    /// Refuse (503) rather than answer a request whose record no sink accepted.
+    pub fail_closed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -255,8 +265,35 @@ impl Validator<'_> {
                 )?,
             },
         };
+        let audit = match raw.audit {
+            None => AuditConfig {
+                sinks: Vec::new(),
+                hmac_key_file: self.base.join("audit-hmac.key"),
+                fail_closed: true,
+            },
+            Some(a) => {
+                let mut sinks = Vec::new();
+                if let Some(f) = a.file {
+                    sinks.push(crate::audit::SinkConfig::File(self.path(&f)));
+                }
+                if a.stdout {
+                    sinks.push(crate::audit::SinkConfig::Stdout);
+                }
+                if sinks.is_empty() {
+                    return Err(self.err("audit", "set file = \"...\" and/or stdout = true"));
+                }
+                AuditConfig {
+                    sinks,
+                    hmac_key_file: a
+                        .hmac_key_file
+                        .map_or_else(|| self.base.join("audit-hmac.key"), |k| self.path(&k)),
+                    fail_closed: a.fail_closed.unwrap_or(true),
+                }
+            }
+        };
         Ok(Config {
             file: self.file.to_owned(),
+            audit,
             vault,
             listeners,
             services,

@@ -7,6 +7,7 @@
 //! rebuilt request through `upstream`. `config` validates the file, `app` wires and stops it.
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod identity;

@@ -2,9 +2,11 @@
 //! answer; one place that times the request, logs it once and maps errors to responses.
 
 mod error;
+mod exchange;
 mod scrub;
 
 pub use error::{vault_error, ProxyError, Side};
+use exchange::Exchange;
 pub use scrub::{mask_all, Scrub};
 
 use std::collections::HashMap;
@@ -18,9 +20,10 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use tokio::sync::watch;
 
+use crate::audit::Auditor;
 use crate::config::Limits;
 use crate::identity::Caller;
-use crate::policy::{Decision, PolicyStore};
+use crate::policy::PolicyStore;
 use crate::upstream::Upstream;
 use crate::vault::operation::{Operation, Verb};
 use crate::vault::renewer::TokenCell;
@@ -48,6 +51,9 @@ pub struct ConnInfo {
 /// Endpoints Vault serves without a token; forwarded without one (vault-semantics §2.1).
 const UNAUTHENTICATED: [&str; 2] = ["sys/health", "sys/seal-status"];
 
+/// The response header that carries the audit record's request id.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-vaultgate-request-id");
+
 #[derive(Debug)]
 pub struct Proxy {
     policies: Arc<PolicyStore>,
@@ -55,16 +61,7 @@ pub struct Proxy {
     upstream: Upstream,
     limits: Arc<Limits>,
     lockdown: watch::Receiver<bool>,
-}
-
-/// Per-request facts collected along the pipeline and reported once at the end.
-#[derive(Debug, Default)]
-struct Exchange {
-    path: Option<String>,
-    decision: Option<Decision>,
-    upstream_status: Option<u16>,
-    /// Sent again with a fresh token after Vault rejected the first one.
-    retried: bool,
+    auditor: Auditor,
 }
 
 impl Proxy {
@@ -74,6 +71,7 @@ impl Proxy {
         upstream: Upstream,
         limits: Arc<Limits>,
         lockdown: watch::Receiver<bool>,
+        auditor: Auditor,
     ) -> Proxy {
         Proxy {
             policies,
@@ -81,6 +79,7 @@ impl Proxy {
             upstream,
             limits,
             lockdown,
+            auditor,
         }
     }
 
@@ -89,37 +88,56 @@ impl Proxy {
         self.tokens.contains_key(caller)
     }
 
-    /// Serves one request: the only place that turns errors into responses.
+    /// Serves one request: the only place that turns errors into responses, logs the
+    /// request and records its one audit record before the answer is released.
     pub async fn handle(&self, conn: &ConnInfo, req: Request<Incoming>) -> Response<ProxyBody> {
         let started = Instant::now();
-        let method = req.method().clone();
-        let mut exchange = Exchange::default();
-        let (response, side) = match self.serve(&mut exchange, conn, req).await {
-            Ok(r) => (r, None),
-            Err(e) => {
-                let side = e.side();
-                tracing::debug!(error = %e, side = side.as_str(), "request failed");
-                (e.into_response(), Some(side))
-            }
+        let mut exchange = Exchange {
+            request_id: self.auditor.next_request_id(),
+            method: req.method().to_string(),
+            ..Exchange::default()
         };
+        let (mut response, error) = match self.serve(&mut exchange, conn, req).await {
+            Ok(r) => (r, None),
+            Err(e) => (e.to_response(), Some(e)),
+        };
+        let status = response.status().as_u16();
+        let bytes = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let record = exchange.record(conn, status, bytes, started.elapsed(), error.as_ref());
         let caller = conn
             .caller
             .as_ref()
             .map_or("<unidentified>".to_owned(), Caller::to_string);
         tracing::info!(
+            request_id = %exchange.request_id,
             caller = %caller,
             peer = %conn.peer,
-            method = %method,
+            method = %exchange.method,
             path = exchange.path.as_deref().unwrap_or("<unclassified>"),
             allowed = exchange.decision.as_ref().map(|d| d.allowed),
             rule = exchange.decision.as_ref().and_then(|d| d.rule.as_ref()).map(|r| r.pattern.as_str()),
-            status = response.status().as_u16(),
+            status,
             upstream_status = exchange.upstream_status,
             retried = exchange.retried,
-            error_side = side.map(Side::as_str),
+            error_side = error.as_ref().map(|e| e.side().as_str()),
             micros = started.elapsed().as_micros() as u64,
             "request"
         );
+        if !self.auditor.record(&record).await {
+            // Vault's rule: nothing is served that could not be recorded.
+            tracing::error!(request_id = %exchange.request_id, "audit record not accepted; refusing");
+            response = vault_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "vaultgate: the audit log cannot record this request; refusing to serve it unaudited",
+            );
+        }
+        if let Ok(id) = HeaderValue::from_str(&exchange.request_id) {
+            response.headers_mut().insert(REQUEST_ID, id);
+        }
         response
     }
 
@@ -152,7 +170,7 @@ impl Proxy {
         }
         let body = self.read_body(&parts, body).await?;
         let op = Operation::classify(&parts, body, &self.limits.classify)?;
-        exchange.path = Some(op.full_path.clone());
+        exchange.classified(&op);
 
         let decision = self.policies.snapshot().evaluate(&caller, &op);
         let allowed = decision.allowed;
@@ -188,6 +206,8 @@ impl Proxy {
                     .await
             }
         };
+        exchange.token_hmac = token.as_ref().map(|t| self.auditor.hmac(t.expose()));
+        let sent = Instant::now();
         let mut upstream = send(token.clone(), headers.clone()).await?;
         let mut token = token;
         if upstream.status() == StatusCode::FORBIDDEN {
@@ -199,6 +219,7 @@ impl Proxy {
                     if matches!(op.verb, Verb::Read | Verb::List | Verb::Scan) {
                         upstream = send(Some(fresh.clone()), headers).await?;
                         exchange.retried = true;
+                        exchange.token_hmac = Some(self.auditor.hmac(fresh.expose()));
                     }
                     token = Some(fresh);
                 }
@@ -206,6 +227,7 @@ impl Proxy {
         }
         let status = upstream.status();
         exchange.upstream_status = Some(status.as_u16());
+        exchange.upstream_time = Some(sent.elapsed());
         if status.is_redirection() {
             return Err(ProxyError::Redirect {
                 status: status.as_u16(),

@@ -17,6 +17,17 @@ pub struct RawConfig {
     pub policies: RawPolicies,
     #[serde(default)]
     pub limits: RawLimits,
+    pub audit: Option<RawAudit>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    pub file: Option<PathBuf>,
+    #[serde(default)]
+    pub stdout: bool,
+    pub hmac_key_file: Option<PathBuf>,
+    pub fail_closed: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,7 +13,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{PolicyError, PolicySet};
+use crate::audit::{AuditRecord, Auditor};
 use crate::identity::Caller;
+use serde_json::json;
 
 /// What the last reloads did, for logs, readiness and metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,6 +65,10 @@ impl PolicyStore {
 
     /// Re-reads the directory; on success swaps the set in, on failure keeps the old one.
     pub fn reload(&self) -> Result<(), PolicyError> {
+        self.reload_audited(&Auditor::disabled())
+    }
+
+    fn reload_audited(&self, auditor: &Auditor) -> Result<(), PolicyError> {
         let result = PolicySet::load(&self.dir, &self.callers);
         let mut status = match self.status.lock() {
             Ok(s) => s,
@@ -76,19 +82,27 @@ impl PolicyStore {
                 status.digest = set.digest().to_owned();
                 self.current.store(Arc::new(set));
                 tracing::info!(digest = %status.digest, changed, "policy reload accepted");
+                auditor.event(AuditRecord::event(
+                    "policy_reload",
+                    json!({ "accepted": true, "digest": status.digest, "changed": changed }),
+                ));
                 Ok(())
             }
             Err(e) => {
                 status.rejected += 1;
                 status.last_error = Some(e.to_string());
                 tracing::error!(error = %e, digest = %status.digest, "policy reload rejected; the last good set stays in force");
+                auditor.event(AuditRecord::event(
+                    "policy_reload",
+                    json!({ "accepted": false, "error": e.to_string(), "digest": status.digest }),
+                ));
                 Err(e)
             }
         }
     }
 
     /// Reloads on every change below the policy directory and on SIGHUP, until shutdown.
-    pub async fn watch(self: Arc<Self>, shutdown: CancellationToken) {
+    pub async fn watch(self: Arc<Self>, shutdown: CancellationToken, auditor: Auditor) {
         let (tx, mut rx) = mpsc::unbounded_channel::<()>();
         let notify_tx = tx.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -111,13 +125,14 @@ impl PolicyStore {
                 () = shutdown.cancelled() => return,
                 Some(()) = rx.recv() => {}
                 Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => {
-                    tracing::info!("SIGHUP: reloading policies");
+                    tracing::info!("SIGHUP: reloading policies and reopening audit files");
+                    auditor.reopen();
                 }
             }
             // Collect the burst of events one save produces, then reload once.
             tokio::time::sleep(DEBOUNCE).await;
             while rx.try_recv().is_ok() {}
-            let _ = self.reload();
+            let _ = self.reload_audited(&auditor);
         }
     }
 }

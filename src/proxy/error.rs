@@ -84,7 +84,7 @@ impl ProxyError {
         }
     }
 
-    pub fn into_response(self) -> Response<ProxyBody> {
+    pub fn to_response(&self) -> Response<ProxyBody> {
         let prefix = match self.side() {
             Side::Upstream => "vaultgate: upstream error: ",
             _ => "vaultgate: ",

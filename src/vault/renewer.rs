@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::{AuditRecord, Auditor};
 use crate::config::{AuthConfig, PrincipalConfig};
 use crate::identity::Caller;
 use crate::upstream::Upstream;
@@ -113,6 +114,7 @@ pub struct Renewer {
     suspects: mpsc::Receiver<Suspect>,
     status: Arc<Mutex<PrincipalStatus>>,
     backoff: Duration,
+    auditor: Auditor,
 }
 
 impl Renewer {
@@ -123,6 +125,7 @@ impl Renewer {
         owner: Option<Caller>,
         upstream: Upstream,
         issuer: Option<TokenCell>,
+        auditor: Auditor,
     ) -> (Renewer, TokenCell) {
         let (cell, rx) = watch::channel(None);
         let (tx, suspects) = mpsc::channel(1024);
@@ -140,6 +143,7 @@ impl Renewer {
             suspects,
             status: status.clone(),
             backoff: FIRST_BACKOFF,
+            auditor,
         };
         let cell = TokenCell {
             rx,
@@ -208,6 +212,16 @@ impl Renewer {
         }
     }
 
+    /// A token lifecycle event in the audit stream; the token appears only as its HMAC.
+    fn audit(&self, name: &str, token: Option<&Token>, detail: serde_json::Value) {
+        let mut detail = detail;
+        detail["principal"] = serde_json::json!(self.name);
+        if let Some(t) = token {
+            detail["token_hmac"] = serde_json::json!(self.auditor.hmac(t.expose()));
+        }
+        self.auditor.event(AuditRecord::event(name, detail));
+    }
+
     fn update(&self, f: impl FnOnce(&mut PrincipalStatus)) {
         if let Ok(mut s) = self.status.lock() {
             f(&mut s);
@@ -259,6 +273,11 @@ impl Renewer {
                     s.next_refresh_in = refresh_at.map(|r| r - now);
                 });
                 tracing::info!(principal = %self.name, ?ttl, renewable, "logged in to Vault");
+                self.audit(
+                    "login",
+                    Some(&token),
+                    serde_json::json!({ "ttl_s": ttl.map(|t| t.as_secs()) }),
+                );
                 Some(Held {
                     token: Arc::new(token),
                     login_ttl: ttl,
@@ -275,6 +294,11 @@ impl Renewer {
                     s.consecutive_failures += 1;
                 });
                 tracing::warn!(principal = %self.name, error = %e, "login failed");
+                self.audit(
+                    "login_failure",
+                    None,
+                    serde_json::json!({ "error": e.to_string() }),
+                );
                 None
             }
         }
@@ -323,6 +347,11 @@ impl Renewer {
                     s.next_refresh_in = next;
                 });
                 tracing::info!(principal = %self.name, ?ttl, next_in = ?next, relogin_next = h.relogin, "token renewed");
+                self.audit(
+                    "renewal",
+                    Some(&h.token),
+                    serde_json::json!({ "ttl_s": ttl.map(|t| t.as_secs()) }),
+                );
             }
             Ok(TokenCheck::Rejected { status, errors }) => {
                 tracing::warn!(principal = %self.name, status, %errors, "renewal refused; logging in again");
@@ -335,6 +364,11 @@ impl Renewer {
                     s.consecutive_failures += 1;
                 });
                 tracing::warn!(principal = %self.name, error = %e, "renewal failed; keeping the token while it is valid");
+                self.audit(
+                    "renewal_failure",
+                    Some(&h.token),
+                    serde_json::json!({ "error": e.to_string() }),
+                );
                 self.retry_or_drop(held);
             }
         }
@@ -416,6 +450,11 @@ impl Renewer {
             Ok(TokenCheck::Valid { .. }) => {
                 self.update(|s| s.revocations += 1);
                 tracing::info!(principal = %self.name, why, "token revoked");
+                self.audit(
+                    "revocation",
+                    Some(&h.token),
+                    serde_json::json!({ "why": why }),
+                );
             }
             Ok(TokenCheck::Rejected { status, errors }) => {
                 tracing::warn!(principal = %self.name, why, status, %errors, "revoke-self refused (grant auth/token/revoke-self to this principal)");

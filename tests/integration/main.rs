@@ -7,6 +7,7 @@
 
 mod support;
 
+mod audit;
 mod clients;
 mod conformance;
 mod core_flow;

@@ -1,0 +1,277 @@
+//! Audit: one JSON line per request and per lifecycle event, with no secret in it. Tokens
+//! appear only as HMAC-SHA256 under a per-installation key; the writer thread owns the sinks,
+//! and a request's answer waits until its record was accepted (fail closed).
+
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ring::hmac;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+pub use writer::SinkConfig;
+
+/// Bumped whenever a field changes meaning or disappears (docs/audit.md).
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit HMAC key {file}: {problem}")]
+    Key { file: PathBuf, problem: String },
+    #[error("audit sink {sink}: {source}")]
+    Sink {
+        sink: String,
+        source: std::io::Error,
+    },
+}
+
+/// One audit line. Optional parts are left out when they do not apply.
+#[derive(Debug, Default, Serialize)]
+pub struct AuditRecord {
+    pub version: u32,
+    pub time: String,
+    /// `request` or `event`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<Value>,
+}
+
+impl AuditRecord {
+    pub fn request(request_id: String) -> AuditRecord {
+        AuditRecord {
+            version: SCHEMA_VERSION,
+            time: now_rfc3339(),
+            kind: "request",
+            request_id: Some(request_id),
+            ..AuditRecord::default()
+        }
+    }
+
+    /// A lifecycle event: `name` such as `login`, `renewal`, `revocation`, `policy_reload`.
+    pub fn event(name: &str, detail: Value) -> AuditRecord {
+        let mut event = serde_json::json!({ "name": name });
+        if let (Some(e), Value::Object(d)) = (event.as_object_mut(), detail) {
+            e.extend(d);
+        }
+        AuditRecord {
+            version: SCHEMA_VERSION,
+            time: now_rfc3339(),
+            kind: "event",
+            event: Some(event),
+            ..AuditRecord::default()
+        }
+    }
+}
+
+fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+/// A record on its way to the writer, with the answer the request is waiting for.
+#[derive(Debug)]
+struct Entry {
+    line: Vec<u8>,
+    accepted: Option<oneshot::Sender<bool>>,
+}
+
+/// The handle every task records through. Cheap to clone.
+#[derive(Clone)]
+pub struct Auditor {
+    tx: Option<mpsc::Sender<Entry>>,
+    key: Arc<hmac::Key>,
+    fail_closed: bool,
+    ids: Arc<AtomicU64>,
+    id_prefix: Arc<str>,
+    reopen: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auditor")
+            .field("enabled", &self.tx.is_some())
+            .field("fail_closed", &self.fail_closed)
+            .finish()
+    }
+}
+
+/// The bounded queue between requests and the writer: backpressure, never unbounded.
+const QUEUE: usize = 4096;
+/// How long a request waits for its record to be accepted before it is refused.
+const ACCEPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Auditor {
+    /// Starts the writer thread for `sinks` (none: auditing is off and `record` always
+    /// accepts). The HMAC key file is created with a fresh random key when absent.
+    pub fn start(
+        sinks: &[SinkConfig],
+        key_file: &Path,
+        fail_closed: bool,
+    ) -> Result<Auditor, AuditError> {
+        let key = load_or_create_key(key_file)?;
+        let reopen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let tx = if sinks.is_empty() {
+            None
+        } else {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            writer::spawn(sinks.to_vec(), rx, reopen.clone())?;
+            Some(tx)
+        };
+        let mut prefix = [0u8; 4];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut prefix).map_err(
+            |_| AuditError::Key {
+                file: key_file.to_owned(),
+                problem: "no randomness available".into(),
+            },
+        )?;
+        Ok(Auditor {
+            tx,
+            key: Arc::new(key),
+            fail_closed,
+            ids: Arc::new(AtomicU64::new(0)),
+            id_prefix: hex(&prefix).into(),
+            reopen,
+        })
+    }
+
+    /// An auditor that records nothing (for tools and tests that run no sinks).
+    pub fn disabled() -> Auditor {
+        Auditor {
+            tx: None,
+            key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, b"disabled")),
+            fail_closed: false,
+            ids: Arc::new(AtomicU64::new(0)),
+            id_prefix: "0".into(),
+            reopen: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
+    }
+
+    /// A request id unique to this process run: random prefix + counter.
+    pub fn next_request_id(&self) -> String {
+        let n = self.ids.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n:08x}", self.id_prefix)
+    }
+
+    /// `hmac-sha256:<hex>` of a secret, for correlation without disclosure (as Vault does).
+    pub fn hmac(&self, secret: &str) -> String {
+        let tag = hmac::sign(&self.key, secret.as_bytes());
+        format!("hmac-sha256:{}", hex(tag.as_ref()))
+    }
+
+    /// Asks file sinks to reopen their files (after logrotate moved them; SIGHUP).
+    pub fn reopen(&self) {
+        self.reopen.store(true, Ordering::Relaxed);
+    }
+
+    /// Records and waits until a sink accepted the line. `false` means the request must not
+    /// be answered normally (fail closed); with `fail_closed = false` it is always `true`.
+    pub async fn record(&self, record: &AuditRecord) -> bool {
+        let Some(tx) = &self.tx else { return true };
+        let Ok(mut line) = serde_json::to_vec(record) else {
+            return !self.fail_closed;
+        };
+        line.push(b'\n');
+        let (accepted, answer) = oneshot::channel();
+        let entry = Entry {
+            line,
+            accepted: Some(accepted),
+        };
+        let sent = tokio::time::timeout(ACCEPT_TIMEOUT, async {
+            tx.send(entry).await.is_ok() && answer.await.unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false);
+        sent || !self.fail_closed
+    }
+
+    /// Records a lifecycle event without waiting (the event has no caller to hold back).
+    pub fn event(&self, record: AuditRecord) {
+        let Some(tx) = &self.tx else { return };
+        if let Ok(mut line) = serde_json::to_vec(&record) {
+            line.push(b'\n');
+            if tx
+                .try_send(Entry {
+                    line,
+                    accepted: None,
+                })
+                .is_err()
+            {
+                tracing::error!("audit queue full: a lifecycle event was not recorded");
+            }
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads the 32-byte key, or creates it (mode 0600) from the system's randomness.
+fn load_or_create_key(file: &Path) -> Result<hmac::Key, AuditError> {
+    let err = |problem: String| AuditError::Key {
+        file: file.to_owned(),
+        problem,
+    };
+    match std::fs::read(file) {
+        Ok(bytes) if bytes.len() >= 32 => Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes)),
+        Ok(_) => Err(err("shorter than 32 bytes".into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
+                .map_err(|_| err("no randomness available".into()))?;
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(file)
+                .and_then(|mut f| f.write_all(&key))
+                .map_err(|e| err(e.to_string()))?;
+            Ok(hmac::Key::new(hmac::HMAC_SHA256, &key))
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_created_once_and_hmacs_are_stable_and_prefixed() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("hmac.key");
+        let a = Auditor::start(&[], &key, true).unwrap();
+        let b = Auditor::start(&[], &key, true).unwrap();
+        let tag = a.hmac("s.secret-token");
+        assert!(tag.starts_with("hmac-sha256:") && !tag.contains("secret"));
+        assert_eq!(tag, b.hmac("s.secret-token"));
+        assert_ne!(a.next_request_id(), a.next_request_id());
+    }
+}
