@@ -9,6 +9,7 @@ mod support;
 
 mod clients;
 mod conformance;
+mod conformance_gen;
 mod core_flow;
 mod jwt;
 mod leaks;
