@@ -499,7 +499,11 @@ impl std::fmt::Display for Bao {
 }
 
 /// OpenBao's `sys/capabilities` for the token on one path, asked with the root token.
-async fn token_capabilities(bao: &OpenBao, token: &str, path: &str) -> Result<Vec<String>> {
+pub(crate) async fn token_capabilities(
+    bao: &OpenBao,
+    token: &str,
+    path: &str,
+) -> Result<Vec<String>> {
     let (status, body) = bao
         .api(
             "POST",
