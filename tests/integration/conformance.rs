@@ -15,7 +15,7 @@ use vaultgate::vault::operation::{ClassifyLimits, Operation};
 use crate::support::openbao::OpenBao;
 
 /// Helpers hand failures of the test's own plumbing to the test function, which panics.
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+pub(crate) type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// The policy under test, as (pattern, capabilities) in file order. Kept as data so that the
 /// test can say which capabilities the deciding rule had without trusting vaultgate's text.
@@ -241,7 +241,7 @@ const HEAD_HELP: &[&str] = &[
 const SENSITIVE: &[&str] = &["cubbyhole/", "sys/policies/", "auth/token/"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Read,
     /// GET `?list=true`.
     ListQuery,
@@ -257,7 +257,7 @@ enum Kind {
 }
 
 impl Kind {
-    fn method(self) -> &'static str {
+    pub(crate) fn method(self) -> &'static str {
         match self {
             Kind::Read | Kind::ListQuery | Kind::Help => "GET",
             Kind::List => "LIST",
@@ -269,7 +269,7 @@ impl Kind {
         }
     }
 
-    fn query(self) -> &'static str {
+    pub(crate) fn query(self) -> &'static str {
         match self {
             Kind::ListQuery => "?list=true",
             Kind::Help => "?help=1",
@@ -278,7 +278,7 @@ impl Kind {
     }
 
     /// Content type and body; PATCH needs merge-patch or OpenBao answers 415 before the ACL.
-    fn body(self) -> Option<(&'static str, &'static str)> {
+    pub(crate) fn body(self) -> Option<(&'static str, &'static str)> {
         const BODY: &str = r#"{"data":{"k":"v"}}"#;
         match self {
             Kind::Post | Kind::Put => Some(("application/json", BODY)),
@@ -287,7 +287,7 @@ impl Kind {
         }
     }
 
-    fn is_write(self) -> bool {
+    pub(crate) fn is_write(self) -> bool {
         matches!(self, Kind::Post | Kind::Put)
     }
 }
@@ -303,14 +303,14 @@ const EVERY: [Kind; 7] = [
 ];
 
 #[derive(Debug)]
-struct Case {
-    kind: Kind,
+pub(crate) struct Case {
+    pub(crate) kind: Kind,
     /// Path after `/v1/`, still percent-encoded as sent.
-    path: String,
+    pub(crate) path: String,
 }
 
 impl Case {
-    fn target(&self) -> String {
+    pub(crate) fn target(&self) -> String {
         format!("/v1/{}{}", self.path, self.kind.query())
     }
 }
@@ -373,7 +373,7 @@ fn is_glob(pattern: &str) -> bool {
     pattern.ends_with('*') || pattern.split('/').any(|s| s == "+")
 }
 
-enum Proxy {
+pub(crate) enum Proxy {
     Allowed,
     Denied(Decision),
     Refused(String),
@@ -389,7 +389,7 @@ impl std::fmt::Display for Proxy {
     }
 }
 
-fn proxy(set: &PolicySet, caller: &Caller, case: &Case) -> Result<Proxy> {
+pub(crate) fn proxy(set: &PolicySet, caller: &Caller, case: &Case) -> Result<Proxy> {
     let mut request = http::Request::builder()
         .method(case.kind.method())
         .uri(case.target());
@@ -417,16 +417,21 @@ fn proxy(set: &PolicySet, caller: &Caller, case: &Case) -> Result<Proxy> {
 /// OpenBao's ACL answer: `Some(true)` allowed, `Some(false)` denied, `None` when a 403 is
 /// not an ACL denial (which would make the comparison meaningless).
 #[derive(Debug)]
-struct Bao {
-    status: u16,
-    acl_allowed: Option<bool>,
+pub(crate) struct Bao {
+    pub(crate) status: u16,
+    pub(crate) acl_allowed: Option<bool>,
     /// Set when OpenBao answered before its ACL ran, and how the answer was read then.
-    note: Option<&'static str>,
+    pub(crate) note: Option<&'static str>,
     /// OpenBao's error text, if any.
-    error: String,
+    pub(crate) error: String,
 }
 
-async fn openbao(client: &reqwest::Client, bao: &OpenBao, token: &str, case: &Case) -> Result<Bao> {
+pub(crate) async fn openbao(
+    client: &reqwest::Client,
+    bao: &OpenBao,
+    token: &str,
+    case: &Case,
+) -> Result<Bao> {
     let method = reqwest::Method::from_bytes(case.kind.method().as_bytes())?;
     let mut request = client
         .request(method, format!("{}{}", bao.addr(), case.target()))
@@ -456,9 +461,10 @@ async fn openbao(client: &reqwest::Client, bao: &OpenBao, token: &str, case: &Ca
             Some(false)
         }
         // A write runs the backend's existence check before the ACL, and a failing check
-        // answers 500 without any ACL decision (`POST cubbyhole` is "missing path"). Ask
-        // OpenBao's own ACL for the token's capabilities on the path instead.
-        500 if case.kind.is_write() => {
+        // answers 500 without any ACL decision (`POST cubbyhole` is "missing path"; the KV v1
+        // mount root, `POST kv`, answers 400 "missing path"). Ask OpenBao's own ACL for the
+        // token's capabilities on the path instead.
+        400 | 500 if case.kind.is_write() && (status == 500 || error == "missing path") => {
             let caps = token_capabilities(bao, token, &acl_path(case)).await?;
             let granted = caps.iter().any(|c| c == "create" || c == "update");
             note = Some(if granted {
@@ -493,7 +499,11 @@ impl std::fmt::Display for Bao {
 }
 
 /// OpenBao's `sys/capabilities` for the token on one path, asked with the root token.
-async fn token_capabilities(bao: &OpenBao, token: &str, path: &str) -> Result<Vec<String>> {
+pub(crate) async fn token_capabilities(
+    bao: &OpenBao,
+    token: &str,
+    path: &str,
+) -> Result<Vec<String>> {
     let (status, body) = bao
         .api(
             "POST",
@@ -507,7 +517,7 @@ async fn token_capabilities(bao: &OpenBao, token: &str, path: &str) -> Result<Ve
 }
 
 /// The path OpenBao's ACL sees: decoded once, with the `/` a list appends.
-fn acl_path(case: &Case) -> String {
+pub(crate) fn acl_path(case: &Case) -> String {
     // Every generated path decodes to UTF-8, so the lossy form is the exact one.
     let mut path = percent_encoding::percent_decode_str(&case.path)
         .decode_utf8_lossy()
@@ -518,19 +528,25 @@ fn acl_path(case: &Case) -> String {
     path
 }
 
-enum Verdict {
+pub(crate) enum Verdict {
     Agree,
     /// A difference vaultgate makes on purpose, with the reason.
     Deliberate(&'static str),
     Mismatch(String),
 }
 
-const WRITES: &str = "proxy stricter: writes need create and update";
-const AMBIGUOUS_REASON: &str = "refused as ambiguous";
-const SENSITIVE_REASON: &str = "proxy stricter: sensitive endpoint needs an exact rule";
-const HELP_REASON: &str = "proxy stricter: help needs read";
+pub(crate) const WRITES: &str = "proxy stricter: writes need create and update";
+pub(crate) const AMBIGUOUS_REASON: &str = "refused as ambiguous";
+pub(crate) const SENSITIVE_REASON: &str = "proxy stricter: sensitive endpoint needs an exact rule";
+pub(crate) const HELP_REASON: &str = "proxy stricter: help needs read";
 
-fn judge(case: &Case, proxy: &Proxy, bao: &Bao) -> Verdict {
+/// `capabilities` gives the merged capabilities of a pattern in the policy under test.
+pub(crate) fn judge(
+    case: &Case,
+    proxy: &Proxy,
+    bao: &Bao,
+    capabilities: &dyn Fn(&str) -> BTreeSet<&'static str>,
+) -> Verdict {
     let Some(bao_allowed) = bao.acl_allowed else {
         return Verdict::Mismatch(format!(
             "OpenBao answered {} without an ACL denial",
@@ -567,7 +583,9 @@ fn judge(case: &Case, proxy: &Proxy, bao: &Bao) -> Verdict {
         _ => "",
     };
     let path = acl_path(case);
-    let sensitive = SENSITIVE.iter().any(|p| path.starts_with(p));
+    let sensitive = SENSITIVE
+        .iter()
+        .any(|p| path.starts_with(p) || path == p.trim_end_matches('/'));
     if sensitive && is_glob(&rule.pattern) && (case.kind.is_write() || caps.contains(needed)) {
         return Verdict::Deliberate(SENSITIVE_REASON);
     }
@@ -636,7 +654,7 @@ async fn policy_decisions_agree_with_openbao() {
         let proxy = proxy(&set, &caller, case).unwrap();
         let bao_answer = openbao(&client, &bao, &token, case).await.unwrap();
         before_acl += usize::from(bao_answer.note.is_some());
-        match judge(case, &proxy, &bao_answer) {
+        match judge(case, &proxy, &bao_answer, &capabilities) {
             Verdict::Agree => {
                 if std::env::var_os("CONFORMANCE_VERBOSE").is_some() {
                     println!("agree: {case}: proxy {proxy}, OpenBao {bao_answer}");

@@ -10,6 +10,7 @@ mod support;
 mod audit;
 mod clients;
 mod conformance;
+mod conformance_gen;
 mod core_flow;
 mod jwt;
 mod leaks;
