@@ -112,12 +112,36 @@ fn merge_parameters(into: &mut Option<ParameterMap>, other: Option<ParameterMap>
     }
 }
 
-/// The three rule tables Vault keeps per token.
+/// The three rule tables Vault keeps per token, plus an index over the two that are not
+/// exact. Vault scans those linearly; with thousands of rules per caller that scan dominated
+/// every request, so the lookup walks a segment trie instead and only compares the rules
+/// that can still match. The decision is the same: the trie only skips rules whose literal
+/// leading segments differ from the path's.
 #[derive(Debug, Default)]
 pub(crate) struct Acl {
     exact: HashMap<String, Rule>,
     prefix: Vec<Rule>,
     segments: Vec<Rule>,
+    index: Node,
+}
+
+/// One trie node: the path's segments so far, each followed by a `/`.
+#[derive(Debug, Default)]
+struct Node {
+    children: HashMap<String, Node>,
+    /// Prefix globs whose stem is this node's segments plus `partial`, a beginning of the
+    /// next segment (no `/`): `(partial, index into Acl::prefix)`, longest partial first.
+    prefix: Vec<(String, usize)>,
+    /// `+` rules (indices into `Acl::segments`) whose leading literal segments end here.
+    segments: Vec<usize>,
+}
+
+impl Node {
+    fn at(&mut self, segments: &[&str]) -> &mut Node {
+        segments.iter().fold(self, |node, segment| {
+            node.children.entry((*segment).to_owned()).or_default()
+        })
+    }
 }
 
 impl Acl {
@@ -128,10 +152,36 @@ impl Acl {
                 PatternKind::Exact => {
                     acl.exact.insert(rule.pattern.as_str().to_owned(), rule);
                 }
-                PatternKind::Prefix => acl.prefix.push(rule),
-                PatternKind::Segments => acl.segments.push(rule),
+                PatternKind::Prefix => {
+                    // `path.starts_with(stem)` holds exactly when the path has the stem's
+                    // whole segments, each followed by `/`, and its next segment starts
+                    // with the stem's last, partial one.
+                    let stem = rule.pattern.stem();
+                    let (whole, partial) = match stem.rsplit_once('/') {
+                        Some((whole, partial)) => (whole.split('/').collect(), partial),
+                        None => (Vec::new(), stem),
+                    };
+                    let entry = (partial.to_owned(), acl.prefix.len());
+                    acl.index.at(&whole).prefix.push(entry);
+                    acl.prefix.push(rule);
+                }
+                PatternKind::Segments => {
+                    // The literal segments before the first `+`, never the last segment (a
+                    // trailing glob makes it a partial match): every path the rule matches
+                    // has these, each followed by `/`, so the walk always reaches this node.
+                    let parts: Vec<&str> = rule.pattern.stem().split('/').collect();
+                    let lead = parts
+                        .iter()
+                        .position(|part| *part == "+")
+                        .unwrap_or(parts.len())
+                        .min(parts.len() - 1);
+                    let index = acl.segments.len();
+                    acl.index.at(&parts[..lead]).segments.push(index);
+                    acl.segments.push(rule);
+                }
             }
         }
+        acl.index.sort();
         acl
     }
 
@@ -169,16 +219,49 @@ impl Acl {
     /// The longest prefix glob and every matching `+` rule compete; the highest priority is
     /// used alone, so a `deny` on a lower-priority pattern does not apply (as in Vault).
     fn non_exact(&self, path: &str) -> Option<&Rule> {
-        let longest_prefix = self
-            .prefix
-            .iter()
-            .filter(|rule| rule.pattern.matches(path))
-            .max_by_key(|rule| rule.pattern.stem().len());
+        let mut longest_prefix = None;
+        let mut candidates: Vec<&Rule> = Vec::new();
+        let mut node = &self.index;
+        let mut rest = path;
+        loop {
+            let (segment, after) = match rest.split_once('/') {
+                Some((segment, after)) => (segment, Some(after)),
+                None => (rest, None),
+            };
+            // A deeper node's stems are longer than any shallower one's, so the last prefix
+            // found on the walk is the longest.
+            if let Some((_, i)) = node
+                .prefix
+                .iter()
+                .find(|(partial, _)| segment.starts_with(partial.as_str()))
+            {
+                longest_prefix = self.prefix.get(*i);
+            }
+            candidates.extend(node.segments.iter().filter_map(|i| self.segments.get(*i)));
+            match after.and_then(|after| Some((after, node.children.get(segment)?))) {
+                Some((after, child)) => (rest, node) = (after, child),
+                None => break,
+            }
+        }
+        // The highest priority is unique (it ends in a comparison of the stems), so the order
+        // the candidates are compared in cannot change which one wins.
         longest_prefix
             .into_iter()
-            .chain(&self.segments)
+            .chain(candidates)
             .filter_map(|rule| rule.pattern.candidate(path).map(|p| (p, rule)))
             .max_by(|a, b| a.0.cmp(&b.0))
             .map(|(_, rule)| rule)
     }
 }
+
+impl Node {
+    /// Longest partial first, so the first prefix that matches at a node is the longest.
+    fn sort(&mut self) {
+        self.prefix
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        self.children.values_mut().for_each(Node::sort);
+    }
+}
+
+#[cfg(test)]
+mod tests;
