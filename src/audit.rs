@@ -171,6 +171,11 @@ impl Auditor {
         }
     }
 
+    /// Whether any sink receives records (otherwise records need not be built).
+    pub fn enabled(&self) -> bool {
+        self.tx.is_some()
+    }
+
     /// A request id unique to this process run: random prefix + counter.
     pub fn next_request_id(&self) -> String {
         let n = self.ids.fetch_add(1, Ordering::Relaxed);

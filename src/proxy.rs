@@ -107,7 +107,6 @@ impl Proxy {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let record = exchange.record(conn, status, bytes, started.elapsed(), error.as_ref());
         let caller = conn
             .caller
             .as_ref()
@@ -127,7 +126,12 @@ impl Proxy {
             micros = started.elapsed().as_micros() as u64,
             "request"
         );
-        if !self.auditor.record(&record).await {
+        // The record is built only when some sink will receive it.
+        let audited = !self.auditor.enabled() || {
+            let record = exchange.record(conn, status, bytes, started.elapsed(), error.as_ref());
+            self.auditor.record(&record).await
+        };
+        if !audited {
             // Vault's rule: nothing is served that could not be recorded.
             tracing::error!(request_id = %exchange.request_id, "audit record not accepted; refusing");
             response = vault_error(
@@ -189,16 +193,16 @@ impl Proxy {
                 service: caller.to_string(),
             })?)
         };
-        let mut headers = op.forward_headers.clone();
-        if let Some(ttl) = op.wrap_ttl {
-            headers.insert(
-                HeaderName::from_static("x-vault-wrap-ttl"),
-                HeaderValue::from(ttl.as_secs()),
-            );
-        }
         let target = op.upstream_target();
-        let send = |token: Option<Arc<Token>>, headers: HeaderMap| {
+        let send = |token: Option<Arc<Token>>| {
             let (method, body) = (op.upstream_method(), op.body.clone());
+            let mut headers = op.forward_headers.clone();
+            if let Some(ttl) = op.wrap_ttl {
+                headers.insert(
+                    HeaderName::from_static("x-vault-wrap-ttl"),
+                    HeaderValue::from(ttl.as_secs()),
+                );
+            }
             let target = &target;
             async move {
                 self.upstream
@@ -206,9 +210,11 @@ impl Proxy {
                     .await
             }
         };
-        exchange.token_hmac = token.as_ref().map(|t| self.auditor.hmac(t.expose()));
+        if self.auditor.enabled() {
+            exchange.token_hmac = token.as_ref().map(|t| self.auditor.hmac(t.expose()));
+        }
         let sent = Instant::now();
-        let mut upstream = send(token.clone(), headers.clone()).await?;
+        let mut upstream = send(token.clone()).await?;
         let mut token = token;
         if upstream.status() == StatusCode::FORBIDDEN {
             // Vault says 403 both for a policy denial and for a revoked token; the renewer
@@ -217,9 +223,11 @@ impl Proxy {
             if let (Some(cell), Some(stale)) = (cell, token.as_ref()) {
                 if let Some(fresh) = cell.rejected(stale).await {
                     if matches!(op.verb, Verb::Read | Verb::List | Verb::Scan) {
-                        upstream = send(Some(fresh.clone()), headers).await?;
+                        upstream = send(Some(fresh.clone())).await?;
                         exchange.retried = true;
-                        exchange.token_hmac = Some(self.auditor.hmac(fresh.expose()));
+                        if self.auditor.enabled() {
+                            exchange.token_hmac = Some(self.auditor.hmac(fresh.expose()));
+                        }
                     }
                     token = Some(fresh);
                 }
