@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::audit::{AuditError, AuditRecord, Auditor};
+use crate::cache::ReadCache;
 use crate::config::Config;
 use crate::identity::Caller;
 use crate::listener::{Listener, ListenerError};
@@ -51,6 +52,7 @@ pub struct App {
     revoke_services: CancellationToken,
     revoke_issuer: CancellationToken,
     lockdown: Arc<watch::Sender<bool>>,
+    cache: Arc<ReadCache>,
 }
 
 impl App {
@@ -125,6 +127,17 @@ impl App {
         }
         let tokens = cells.clone();
         let limits = Arc::new(config.limits.clone());
+        let cache = Arc::new(ReadCache::new(config.cache.clone()));
+        let (keeper, stop, watch, audit) = (
+            cache.clone(),
+            shutdown.clone(),
+            lockdown_rx.clone(),
+            auditor.clone(),
+        );
+        tasks.spawn(async move {
+            keeper.upkeep(stop, watch, audit).await;
+            "cache upkeep"
+        });
         let proxy = Arc::new(Proxy::new(
             policies,
             cells,
@@ -132,6 +145,7 @@ impl App {
             limits.clone(),
             lockdown_rx,
             auditor.clone(),
+            cache.clone(),
         ));
 
         let mut listeners = Vec::new();
@@ -177,6 +191,7 @@ impl App {
             revoke_services,
             revoke_issuer,
             lockdown: Arc::new(lockdown),
+            cache,
         })
     }
 
@@ -207,6 +222,11 @@ impl App {
     /// A service's token cell, for status and tests.
     pub fn token_cell(&self, caller: &Caller) -> Option<&TokenCell> {
         self.tokens.get(caller)
+    }
+
+    /// The read cache, for the admin API and tests.
+    pub fn cache(&self) -> &Arc<ReadCache> {
+        &self.cache
     }
 
     /// Incident response: `true` denies every request and revokes every held token at once;

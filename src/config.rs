@@ -1,9 +1,11 @@
 //! Configuration: `vaultgate.toml` -> raw serde types (unknown keys refused) -> a validated
 //! `Config` whose every error names the file, the key and what is wrong.
 
+mod cache;
 mod principal;
 mod raw;
 
+pub use cache::{CacheConfig, CachePathRule};
 pub use principal::{AuthConfig, IssueRequest, PrincipalConfig, ServiceConfig};
 
 use std::net::SocketAddr;
@@ -44,6 +46,7 @@ pub struct Config {
     pub policies_dir: PathBuf,
     pub limits: Limits,
     pub audit: AuditConfig,
+    pub cache: CacheConfig,
 }
 
 /// Where audit records go; no sink means auditing is off.
@@ -265,6 +268,7 @@ impl Validator<'_> {
                 )?,
             },
         };
+        let cache = self.cache(raw.cache)?;
         let audit = match raw.audit {
             None => AuditConfig {
                 sinks: Vec::new(),
@@ -294,6 +298,7 @@ impl Validator<'_> {
         Ok(Config {
             file: self.file.to_owned(),
             audit,
+            cache,
             vault,
             listeners,
             services,

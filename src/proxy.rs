@@ -1,6 +1,7 @@
 //! The request pipeline: classify, authorize, attach the service's token, forward, and
 //! answer; one place that times the request, logs it once and maps errors to responses.
 
+mod cached;
 mod error;
 mod exchange;
 mod scrub;
@@ -21,6 +22,7 @@ use hyper::body::Incoming;
 use tokio::sync::watch;
 
 use crate::audit::Auditor;
+use crate::cache::{CacheStatus, ReadCache};
 use crate::config::Limits;
 use crate::identity::Caller;
 use crate::policy::PolicyStore;
@@ -62,6 +64,7 @@ pub struct Proxy {
     limits: Arc<Limits>,
     lockdown: watch::Receiver<bool>,
     auditor: Auditor,
+    cache: Arc<ReadCache>,
 }
 
 impl Proxy {
@@ -72,6 +75,7 @@ impl Proxy {
         limits: Arc<Limits>,
         lockdown: watch::Receiver<bool>,
         auditor: Auditor,
+        cache: Arc<ReadCache>,
     ) -> Proxy {
         Proxy {
             policies,
@@ -80,6 +84,7 @@ impl Proxy {
             limits,
             lockdown,
             auditor,
+            cache,
         }
     }
 
@@ -139,6 +144,13 @@ impl Proxy {
                 "vaultgate: the audit log cannot record this request; refusing to serve it unaudited",
             );
         }
+        if let Some(cache) = exchange.cache {
+            let label = HeaderValue::from_static(cached::label(cache));
+            response
+                .headers_mut()
+                .entry(cached::X_CACHE)
+                .or_insert(label);
+        }
         if let Ok(id) = HeaderValue::from_str(&exchange.request_id) {
             response.headers_mut().insert(REQUEST_ID, id);
         }
@@ -185,10 +197,35 @@ impl Proxy {
         }
         exchange.decision = Some(decision);
 
+        match self.cache.plan(&caller, &op) {
+            Some(plan) => {
+                let refresh = wants_refresh(&parts.headers);
+                self.serve_read(exchange, &caller, &op, plan, refresh).await
+            }
+            None => {
+                exchange.cache = Some(CacheStatus::Bypass);
+                let forwarded = self.forward(exchange, &caller, &op).await;
+                // Before the write's answer is released: read-your-writes through the proxy.
+                self.cache.invalidate(&op);
+                let (upstream, token) = forwarded?;
+                Ok(relay(upstream, token))
+            }
+        }
+    }
+
+    /// Sends the authorized operation to Vault with the service's token (none for the
+    /// unauthenticated health endpoints), retrying a read once when Vault rejected a token
+    /// the renewer then replaced. Returns Vault's answer and the token it was sent with.
+    async fn forward(
+        &self,
+        exchange: &mut Exchange,
+        caller: &Caller,
+        op: &Operation,
+    ) -> Result<(Response<Incoming>, Option<Arc<Token>>), ProxyError> {
         let token = if UNAUTHENTICATED.contains(&op.full_path.as_str()) {
             None
         } else {
-            let token = self.tokens.get(&caller).and_then(TokenCell::current);
+            let token = self.tokens.get(caller).and_then(TokenCell::current);
             Some(token.ok_or_else(|| ProxyError::NoToken {
                 service: caller.to_string(),
             })?)
@@ -219,7 +256,7 @@ impl Proxy {
         if upstream.status() == StatusCode::FORBIDDEN {
             // Vault says 403 both for a policy denial and for a revoked token; the renewer
             // tells them apart (once for all concurrent reports) and logs in again if needed.
-            let cell = self.tokens.get(&caller);
+            let cell = self.tokens.get(caller);
             if let (Some(cell), Some(stale)) = (cell, token.as_ref()) {
                 if let Some(fresh) = cell.rejected(stale).await {
                     if matches!(op.verb, Verb::Read | Verb::List | Verb::Scan) {
@@ -241,13 +278,7 @@ impl Proxy {
                 status: status.as_u16(),
             });
         }
-        let (mut parts, body) = upstream.into_parts();
-        strip_hop_by_hop(&mut parts.headers);
-        let body = match token {
-            Some(t) => Scrub::new(body, t).map_err(BodyError::from).boxed_unsync(),
-            None => body.map_err(BodyError::from).boxed_unsync(),
-        };
-        Ok(Response::from_parts(parts, body))
+        Ok((upstream, token))
     }
 
     /// Reads the body of writes within the size limit and the read timeout; other methods'
@@ -279,6 +310,35 @@ impl Proxy {
             Ok(Err(e)) => Err(ProxyError::Body(e.to_string())),
         }
     }
+}
+
+/// Vault's answer as it streams, without connection headers and with the token masked.
+fn relay<B>(upstream: Response<B>, token: Option<Arc<Token>>) -> Response<ProxyBody>
+where
+    B: http_body::Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
+{
+    let (mut parts, body) = upstream.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    let body = match token {
+        Some(t) => Scrub::new(body, t).map_err(BodyError::from).boxed_unsync(),
+        None => body.map_err(BodyError::from).boxed_unsync(),
+    };
+    Response::from_parts(parts, body)
+}
+
+/// `Cache-Control: no-cache` (or `no-store`) asks for Vault's current answer.
+fn wants_refresh(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|d| {
+            matches!(
+                d.trim().to_ascii_lowercase().as_str(),
+                "no-cache" | "no-store"
+            )
+        })
 }
 
 /// Removes connection-scoped headers (and those `Connection` names) from Vault's answer.

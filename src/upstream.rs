@@ -103,6 +103,11 @@ impl Upstream {
         }
     }
 
+    /// How long one exchange may take before it is answered 504.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The proxy's own JSON calls (logins, renewals): the whole exchange within the timeout.
     pub async fn call_json(
         &self,

@@ -18,6 +18,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub limits: RawLimits,
     pub audit: Option<RawAudit>,
+    pub cache: Option<RawCache>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,4 +105,23 @@ pub struct RawLimits {
 pub enum RawDuration {
     Seconds(u64),
     Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    pub enabled: Option<bool>,
+    pub ttl: Option<RawDuration>,
+    pub max_bytes: Option<u64>,
+    pub stale_if_error: Option<RawDuration>,
+    #[serde(default)]
+    pub path: Vec<RawCachePath>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCachePath {
+    pub pattern: String,
+    pub ttl: Option<RawDuration>,
+    pub stale_if_error: Option<RawDuration>,
 }

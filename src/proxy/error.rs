@@ -52,6 +52,9 @@ pub enum ProxyError {
         "upstream Vault answered with a redirect ({status}); vaultgate never follows redirects"
     )]
     Redirect { status: u16 },
+    /// The failure of a concurrent identical request this one waited for.
+    #[error("{message}")]
+    Shared { status: StatusCode, message: String },
 }
 
 impl ProxyError {
@@ -62,7 +65,9 @@ impl ProxyError {
             | ProxyError::HeadersTooLarge { .. }
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::Body(_) => Side::Caller,
-            ProxyError::Upstream(_) | ProxyError::Redirect { .. } => Side::Upstream,
+            ProxyError::Upstream(_) | ProxyError::Redirect { .. } | ProxyError::Shared { .. } => {
+                Side::Upstream
+            }
             ProxyError::NoToken { .. } | ProxyError::ConnectionLimit | ProxyError::Lockdown => {
                 Side::Internal
             }
@@ -81,6 +86,7 @@ impl ProxyError {
             }
             ProxyError::Upstream(u) => u.status(),
             ProxyError::Redirect { .. } => StatusCode::BAD_GATEWAY,
+            ProxyError::Shared { status, .. } => *status,
         }
     }
 

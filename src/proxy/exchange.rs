@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::{ConnInfo, ProxyError};
 use crate::audit::AuditRecord;
+use crate::cache::CacheStatus;
 use crate::policy::Decision;
 use crate::vault::operation::{Operation, Verb};
 
@@ -23,6 +24,8 @@ pub(super) struct Exchange {
     pub token_hmac: Option<String>,
     /// Sent again with a fresh token after Vault rejected the first one.
     pub retried: bool,
+    /// Set once the request reached the cache step (after authorization).
+    pub cache: Option<CacheStatus>,
 }
 
 fn verb_name(verb: Verb) -> &'static str {
@@ -86,7 +89,7 @@ impl Exchange {
                 })),
             })
         });
-        record.cache = self.upstream_status.map(|_| "bypass");
+        record.cache = self.cache.map(CacheStatus::as_str);
         record.upstream = self.upstream_status.map(|s| {
             json!({
                 "status": s,

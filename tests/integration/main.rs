@@ -8,6 +8,7 @@
 mod support;
 
 mod audit;
+mod cache;
 mod clients;
 mod conformance;
 mod conformance_gen;

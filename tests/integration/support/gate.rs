@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use vaultgate::app::App;
+use vaultgate::cache::ReadCache;
 use vaultgate::config::Config;
 use vaultgate::vault::renewer::TokenCell;
 
@@ -39,6 +40,7 @@ pub struct Gate {
     /// Each service's token cell, by `tenant/service`.
     pub cells: HashMap<String, TokenCell>,
     pub lockdown: Arc<watch::Sender<bool>>,
+    pub cache: Arc<ReadCache>,
 }
 
 impl Gate {
@@ -60,7 +62,12 @@ impl Gate {
     ) -> Gate {
         let (dir, config_file) =
             Gate::write_config(bao, pki, services, token_services, policies, extra).await;
-        let config = Config::load(&config_file).unwrap();
+        Gate::start_file(dir, &config_file).await
+    }
+
+    /// Starts vaultgate from a config file already written into `dir`.
+    pub async fn start_file(dir: tempfile::TempDir, config_file: &Path) -> Gate {
+        let config = Config::load(config_file).unwrap();
         let callers = config.callers();
         let app = App::start(config).await.unwrap();
         assert!(
@@ -73,6 +80,7 @@ impl Gate {
             .map(|c| (c.to_string(), app.token_cell(c).unwrap().clone()))
             .collect();
         let lockdown = app.lockdown_handle();
+        let cache = app.cache().clone();
         let stop = app.shutdown_handle();
         let task = tokio::spawn(async move {
             app.run().await.unwrap();
@@ -84,6 +92,7 @@ impl Gate {
             task: Some(task),
             cells,
             lockdown,
+            cache,
         }
     }
 
@@ -101,28 +110,7 @@ impl Gate {
         bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
             .await;
         bao.enable_approle().await;
-        let mut toml = format!(
-            r#"
-[vault]
-address = "{vault}"
-timeout = "10s"
-
-[[listener]]
-address = "127.0.0.1:0"
-tls_cert = "{cert}"
-tls_key = "{key}"
-client_ca = "{ca}"
-trust_domain = "vaultgate.test"
-
-[policies]
-dir = "{policies}"
-"#,
-            vault = bao.addr(),
-            cert = pki.server_cert().display(),
-            key = pki.server_key().display(),
-            ca = pki.ca_cert().display(),
-            policies = policies.display(),
-        );
+        let mut toml = Gate::base_config(&bao.addr(), pki, policies);
         for service in services {
             let role = service.replace('/', "-");
             let (role_id, secret_id) = bao.approle(&role, &["vaultgate-test-broad"]).await;
@@ -150,6 +138,32 @@ dir = "{policies}"
         let config_file = dir.path().join("vaultgate.toml");
         std::fs::write(&config_file, &toml).unwrap();
         (dir, config_file)
+    }
+
+    /// The `[vault]`, `[[listener]]` and `[policies]` sections every test config starts with.
+    pub fn base_config(vault: &str, pki: &Pki, policies: &Path) -> String {
+        format!(
+            r#"
+[vault]
+address = "{vault}"
+timeout = "10s"
+
+[[listener]]
+address = "127.0.0.1:0"
+tls_cert = "{cert}"
+tls_key = "{key}"
+client_ca = "{ca}"
+trust_domain = "vaultgate.test"
+
+[policies]
+dir = "{policies}"
+"#,
+            vault = vault,
+            cert = pki.server_cert().display(),
+            key = pki.server_key().display(),
+            ca = pki.ca_cert().display(),
+            policies = policies.display(),
+        )
     }
 
     /// `https://127.0.0.1:PORT`, what a service puts in `VAULT_ADDR`.

@@ -9,7 +9,13 @@ pub mod pki;
 pub async fn poll_status(client: &reqwest::Client, url: &str, want: u16, tries: usize) -> u16 {
     let mut last = 0;
     for _ in 0..tries {
-        last = match client.get(url).send().await {
+        // Polling watches Vault's live state, never an answer the cache still holds.
+        last = match client
+            .get(url)
+            .header("cache-control", "no-cache")
+            .send()
+            .await
+        {
             Ok(r) => r.status().as_u16(),
             Err(_) => 0,
         };
