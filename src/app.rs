@@ -17,6 +17,7 @@ use crate::identity::Caller;
 use crate::listener::{Listener, ListenerError};
 use crate::policy::{PolicyError, PolicyStore};
 use crate::proxy::Proxy;
+use crate::startup::StartupSummary;
 use crate::upstream::{Upstream, UpstreamError};
 use crate::vault::renewer::{Control, Renewer, TokenCell};
 
@@ -51,6 +52,7 @@ pub struct App {
     revoke_services: CancellationToken,
     revoke_issuer: CancellationToken,
     lockdown: Arc<watch::Sender<bool>>,
+    summary: StartupSummary,
 }
 
 impl App {
@@ -70,7 +72,9 @@ impl App {
         };
         let policies = Arc::new(PolicyStore::load(&config.policies_dir, &callers)?);
         let policies_digest = policies.status().digest;
+        tracing::info!(dir = %config.policies_dir.display(), digest = %policies_digest, "policies loaded");
         let upstream = Upstream::new(&config.vault)?;
+        tracing::info!(address = %config.vault.address, ca_cert = ?config.vault.ca_cert, "vault client ready");
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let (store, stop, audit) = (policies.clone(), shutdown.clone(), auditor.clone());
@@ -128,7 +132,7 @@ impl App {
         let proxy = Arc::new(Proxy::new(
             policies,
             cells,
-            upstream,
+            upstream.clone(),
             limits.clone(),
             lockdown_rx,
             auditor.clone(),
@@ -145,6 +149,13 @@ impl App {
         let connections = TaskTracker::new();
         for l in listeners {
             tracing::info!(address = l.local_addr(), "listening");
+            if let Some(tls) = l.tls() {
+                let (stop, audit) = (shutdown.clone(), auditor.clone());
+                tasks.spawn(async move {
+                    tls.watch(stop, audit).await;
+                    "tls reload"
+                });
+            }
             let (proxy, limits, stop, conns) = (
                 proxy.clone(),
                 limits.clone(),
@@ -156,6 +167,7 @@ impl App {
                 "listener"
             });
         }
+        let summary = StartupSummary::new(&config, &addresses, policies_digest.clone(), upstream);
         auditor.event(AuditRecord::event(
             "startup",
             json!({
@@ -177,12 +189,18 @@ impl App {
             revoke_services,
             revoke_issuer,
             lockdown: Arc::new(lockdown),
+            summary,
         })
     }
 
     /// Bound addresses, in configuration order (`ip:port` or `unix:<path>`).
     pub fn addresses(&self) -> &[String] {
         &self.addresses
+    }
+
+    /// What was loaded and bound, for the startup summary.
+    pub fn summary(&self) -> &StartupSummary {
+        &self.summary
     }
 
     /// A handle that starts shutdown when cancelled (signal handlers hold one).

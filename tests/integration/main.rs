@@ -16,6 +16,7 @@ mod jwt;
 mod leaks;
 mod limits;
 mod malformed;
+mod ops;
 mod policy_cli;
 mod reload;
 mod tokens;
