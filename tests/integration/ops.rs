@@ -216,7 +216,12 @@ async fn a_real_run_logs_json_a_summary_and_no_secret_and_reloads_on_sighup() {
     for (i, secret) in forbidden.iter().enumerate() {
         // The message names the secret's position only, never the secret.
         let line = text.lines().position(|l| l.contains(secret.as_str()));
-        assert_eq!(line, None, "secret #{i} of {} reached log line", forbidden.len());
+        assert_eq!(
+            line,
+            None,
+            "secret #{i} of {} reached log line",
+            forbidden.len()
+        );
     }
     drop(dir);
 }
