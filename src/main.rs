@@ -54,12 +54,14 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr, filtered by `VAULTGATE_LOG` (default `info`).
+/// Colours only on a terminal, never in a file.
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VAULTGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Human => logs.init(),
         LogFormat::Json => logs

@@ -86,18 +86,17 @@ impl StartupSummary {
         }
     }
 
-    /// Writes the summary, one log line per fact, so it reads well in both log formats.
+    /// Writes the summary, one log line per fact with everything in the message, so it reads
+    /// the same in both log formats.
     pub fn log(&self, vault: &VaultStatus) {
         for listener in &self.listeners {
             tracing::info!(target: "vaultgate::summary", "listener {listener}");
         }
         for (caller, auth) in &self.services {
-            tracing::info!(target: "vaultgate::summary", service = %caller, auth, "service {caller}: auth {auth}");
+            tracing::info!(target: "vaultgate::summary", "service {caller}: auth {auth}");
         }
         tracing::info!(
             target: "vaultgate::summary",
-            digest = %self.policy_digest,
-            dir = %self.policies_dir.display(),
             "policy set digest {} (from {})",
             self.policy_digest,
             self.policies_dir.display()
@@ -110,18 +109,11 @@ impl StartupSummary {
                 standby,
             } => tracing::info!(
                 target: "vaultgate::summary",
-                address = %self.vault_address,
-                version,
-                initialized,
-                sealed,
-                standby,
                 "vault {} version {version} (initialized {initialized}, sealed {sealed}, standby {standby})",
                 self.vault_address
             ),
             VaultStatus::Unreachable(why) => tracing::warn!(
                 target: "vaultgate::summary",
-                address = %self.vault_address,
-                error = %why,
                 "vault {} unreachable at start ({why}); logins retry with backoff",
                 self.vault_address
             ),
