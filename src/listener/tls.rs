@@ -274,5 +274,11 @@ mod tests {
         crate::cli::certs::init(dir.path(), &[billing], "t", &["reloaded.test".into()]).unwrap();
         assert!(tls.reload().unwrap());
         assert!(!Arc::ptr_eq(&before, &tls.current.load_full()));
+
+        // A new client CA is a change too (the verifier is part of the configuration).
+        let reissued = tls.current.load_full();
+        std::fs::copy(other.path().join("ca.pem"), dir.path().join("ca.pem")).unwrap();
+        assert!(tls.reload().unwrap());
+        assert!(!Arc::ptr_eq(&reissued, &tls.current.load_full()));
     }
 }

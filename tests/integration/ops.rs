@@ -1,6 +1,7 @@
 //! [ops] A real `vaultgate run` process: JSON logs when stderr is not a terminal, the startup
-//! summary, no secret in any log line; server certificates reloaded without a restart (file
-//! change in-process, SIGHUP in the process), a bad certificate keeping the good one.
+//! summary, no secret in any log line, SIGHUP/SIGUSR1/SIGUSR2/SIGTERM; server certificates
+//! reloaded without a restart (file change in-process, SIGHUP in the process), a bad
+//! certificate keeping the good one.
 
 use std::path::Path;
 use std::time::Duration;
@@ -78,7 +79,7 @@ async fn a_replaced_server_certificate_is_served_without_a_restart() {
 }
 
 #[tokio::test]
-async fn a_real_run_logs_json_a_summary_and_no_secret_and_reloads_on_sighup() {
+async fn a_real_run_logs_json_a_summary_and_no_secret_and_obeys_signals() {
     let bao = OpenBao::start().await;
     let secrets = ["billing-log-secret-value", "web-log-secret-value"];
     bao.kv_put("acme/billing/db", json!({ "password": secrets[0] }))
@@ -163,6 +164,12 @@ async fn a_real_run_logs_json_a_summary_and_no_secret_and_reloads_on_sighup() {
     let new_cert = file_cert(&pki.server_cert());
     assert!(until_served(&pki, &url, &new_cert).await);
 
+    // Incident response by signal: SIGUSR1 locks down (503, tokens revoked), SIGUSR2 unlocks.
+    signal("-USR1").await;
+    assert_eq!(poll_status(&billing, &url, 503, 100).await, 503);
+    signal("-USR2").await;
+    assert_eq!(poll_status(&billing, &url, 200, 200).await, 200);
+
     signal("-TERM").await;
     let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
@@ -191,6 +198,8 @@ async fn a_real_run_logs_json_a_summary_and_no_secret_and_reloads_on_sighup() {
         "logged in to Vault".to_owned(),
         "SIGHUP: reloading TLS certificates".to_owned(),
         "TLS certificate reloaded".to_owned(),
+        "SIGUSR1: lockdown".to_owned(),
+        "SIGUSR2: unlock".to_owned(),
     ];
     for want in &expected {
         assert!(
