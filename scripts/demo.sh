@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# One command demo: a local OpenBao dev server, an AppRole identity for acme/billing,
-# dev certificates, vaultgate in front, and three requests through it with the bao CLI:
-# an allowed read, a denied read and a refused ambiguous path. Everything lives in .demo/
-# and is stopped on exit (pass --keep to leave both servers running).
+# One command demo: a local OpenBao dev server configured by examples/openbao-setup.sh (two
+# tenants, one AppRole per service), dev certificates from `vaultgate certs init`, vaultgate
+# running examples/vaultgate.toml with policies/ (the same files docker-compose.yml uses;
+# only the two ports move, DEMO_BAO_PORT and DEMO_VAULTGATE_PORT), and requests through it
+# with the bao CLI and curl. Everything lives in .demo/ and is stopped on exit (pass --keep
+# to leave both servers running). VAULTGATE_BIN skips the release build and DEMO_DIR moves
+# .demo/ (tests use both).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -10,14 +13,18 @@ keep=false
 [ "${1:-}" = "--keep" ] && keep=true
 
 bao="$(scripts/install-openbao.sh --no-hvac | tail -n 1)"
-echo "==> building vaultgate (release)"
-cargo build --release --quiet
-vg="$root/target/release/vaultgate"
+if [ -n "${VAULTGATE_BIN:-}" ]; then
+  vg="$VAULTGATE_BIN"
+else
+  echo "==> building vaultgate (release)"
+  cargo build --release --quiet
+  vg="$root/target/release/vaultgate"
+fi
 
-demo="$root/.demo"
+demo="${DEMO_DIR:-$root/.demo}"
 rm -rf "$demo" && mkdir -p "$demo/secrets"
-bao_port=18200
-vg_port=18300
+bao_port="${DEMO_BAO_PORT:-18200}"
+vg_port="${DEMO_VAULTGATE_PORT:-18300}"
 pids=()
 cleanup() {
   if ! $keep; then
@@ -35,55 +42,56 @@ export BAO_ADDR="http://127.0.0.1:$bao_port" BAO_TOKEN=root
 for _ in $(seq 1 100); do "$bao" status >/dev/null 2>&1 && break; sleep 0.2; done
 "$bao" status >/dev/null
 
-echo "==> configuring OpenBao: secrets, a least-privilege policy, an AppRole for acme/billing"
+echo "==> configuring OpenBao: AppRole, demo secrets for acme and globex, one role per service"
 # The same setup the docker-compose stack runs.
-PATH="$(dirname "$bao"):$PATH" SECRETS_DIR="$demo/secrets" \
-  sh examples/compose/openbao-setup.sh >/dev/null
+PATH="$(dirname "$bao"):$PATH" SECRETS_DIR="$demo/secrets" sh examples/openbao-setup.sh
 
-echo "==> dev certificates (vaultgate certs init)"
-"$vg" certs init --dir "$demo/certs" --service acme/billing >/dev/null
+echo "==> dev certificates"
+echo "\$ vaultgate certs init --dir .demo/certs --service acme/billing --service globex/ledger"
+"$vg" certs init --dir "$demo/certs" --service acme/billing --service globex/ledger
 
-cat >"$demo/vaultgate.toml" <<TOML
-[vault]
-address = "http://127.0.0.1:$bao_port"
-
-[[listener]]
-address = "127.0.0.1:$vg_port"
-tls_cert = "certs/localhost.pem"
-tls_key = "certs/localhost-key.pem"
-client_ca = "certs/ca.pem"
-
-[[service]]
-name = "acme/billing"
-auth = "approle"
-role_id_file = "secrets/role_id"
-secret_id_file = "secrets/secret_id"
-
-[policies]
-dir = "$root/policies"
-TOML
+echo "==> configuration: examples/vaultgate.toml with the demo's ports, policies/"
+sed -e "s|127.0.0.1:8200|127.0.0.1:$bao_port|" -e "s|127.0.0.1:8300|127.0.0.1:$vg_port|" \
+  examples/vaultgate.toml >"$demo/vaultgate.toml"
+ln -s "$root/policies" "$demo/policies"
+"$vg" config check "$demo/vaultgate.toml"
 
 echo "==> starting vaultgate on https://127.0.0.1:$vg_port"
-VAULTGATE_LOG=warn "$vg" run --config "$demo/vaultgate.toml" >"$demo/vaultgate.log" 2>&1 &
+"$vg" run --config "$demo/vaultgate.toml" --log-format human >"$demo/vaultgate.log" 2>&1 &
 pids+=($!)
 unset BAO_ADDR BAO_TOKEN
 export VAULT_ADDR="https://127.0.0.1:$vg_port" VAULT_CACERT="$demo/certs/ca.pem" \
   VAULT_CLIENT_CERT="$demo/certs/acme-billing.pem" VAULT_CLIENT_KEY="$demo/certs/acme-billing-key.pem"
+# Up once a service's own read goes through (listener bound and the AppRole logged in).
 for _ in $(seq 1 100); do
-  curl -s --cacert "$VAULT_CACERT" "$VAULT_ADDR/v1/sys/health" >/dev/null 2>&1 && break
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$VAULT_CACERT" --cert "$VAULT_CLIENT_CERT" \
+    --key "$VAULT_CLIENT_KEY" "$VAULT_ADDR/v1/secret/data/acme/billing/db")" = 200 ] && break
   sleep 0.2
 done
 
-run() { echo; echo "\$ $*"; "$@" || true; }
+run() { echo; echo "\$ bao ${*:2}"; "$@" 2>&1 || true; }
 echo
 echo "The bao CLI below has no token: only VAULT_ADDR, VAULT_CACERT and a client certificate"
 echo "for acme/billing. vaultgate injects the service's own AppRole token."
 run "$bao" kv get -mount=secret acme/billing/db
+run "$bao" kv put -mount=secret acme/billing/api key=written-by-the-demo
+run "$bao" kv list -mount=secret acme/billing
 run "$bao" kv get -mount=secret acme/web/key
+run "$bao" token lookup
+echo
+echo "globex/ledger, with its own certificate, reads its own secret and not acme's:"
+echo "\$ curl --cacert ca.pem --cert globex-ledger.pem --key globex-ledger-key.pem \$VAULT_ADDR/v1/secret/data/globex/ledger/db"
+curl -s --cacert "$VAULT_CACERT" --cert "$demo/certs/globex-ledger.pem" --key "$demo/certs/globex-ledger-key.pem" \
+  -w '  -> HTTP %{http_code}\n' "$VAULT_ADDR/v1/secret/data/globex/ledger/db"
+curl -s --cacert "$VAULT_CACERT" --cert "$demo/certs/globex-ledger.pem" --key "$demo/certs/globex-ledger-key.pem" \
+  -w '  -> HTTP %{http_code}\n' "$VAULT_ADDR/v1/secret/data/acme/billing/db"
 echo
 echo "\$ curl --path-as-is .../v1/secret/data/acme/billing/../../web/key   (an ambiguous path)"
 curl -s --path-as-is --cacert "$VAULT_CACERT" --cert "$VAULT_CLIENT_CERT" --key "$VAULT_CLIENT_KEY" \
   -w '  -> HTTP %{http_code}\n' "$VAULT_ADDR/v1/secret/data/acme/billing/../../web/key"
+echo
+echo "==> vaultgate's startup summary (.demo/vaultgate.log)"
+grep -E "listener |service |policy set digest|vault .* version" "$demo/vaultgate.log" || true
 echo
 if $keep; then
   echo "Left running (pids ${pids[*]}); environment for your own requests:"

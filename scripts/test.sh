@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs OpenBao (and hvac) into .tools/ when missing,
-# then format and lint checks, then every test against a real OpenBao dev server.
+# then format and lint checks, the compose file check, then every test against a real OpenBao
+# dev server (the demo script included).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-openbao.sh >/dev/null
@@ -8,4 +9,7 @@ cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 # The shipped policies must load as the server loads them (warnings print, errors fail).
 cargo run --locked --quiet -- policy check policies
+# No container engine here: docker-compose.yml is validated by `docker-compose config` and
+# checked against the files it names and the demo's config (installs docker-compose if missing).
+scripts/check-compose.sh
 cargo test --locked

@@ -18,6 +18,7 @@ use crate::identity::Caller;
 use crate::listener::{Listener, ListenerError};
 use crate::policy::{PolicyError, PolicyStore};
 use crate::proxy::Proxy;
+use crate::startup::StartupSummary;
 use crate::upstream::{Upstream, UpstreamError};
 use crate::vault::renewer::{Control, Renewer, TokenCell};
 
@@ -53,6 +54,7 @@ pub struct App {
     revoke_issuer: CancellationToken,
     lockdown: Arc<watch::Sender<bool>>,
     cache: Arc<ReadCache>,
+    summary: StartupSummary,
 }
 
 impl App {
@@ -72,7 +74,9 @@ impl App {
         };
         let policies = Arc::new(PolicyStore::load(&config.policies_dir, &callers)?);
         let policies_digest = policies.status().digest;
+        tracing::info!(dir = %config.policies_dir.display(), digest = %policies_digest, "policies loaded");
         let upstream = Upstream::new(&config.vault)?;
+        tracing::info!(address = %config.vault.address, ca_cert = ?config.vault.ca_cert, "vault client ready");
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let (store, stop, audit) = (policies.clone(), shutdown.clone(), auditor.clone());
@@ -141,7 +145,7 @@ impl App {
         let proxy = Arc::new(Proxy::new(
             policies,
             cells,
-            upstream,
+            upstream.clone(),
             limits.clone(),
             lockdown_rx,
             auditor.clone(),
@@ -159,6 +163,13 @@ impl App {
         let connections = TaskTracker::new();
         for l in listeners {
             tracing::info!(address = l.local_addr(), "listening");
+            if let Some(tls) = l.tls() {
+                let (stop, audit) = (shutdown.clone(), auditor.clone());
+                tasks.spawn(async move {
+                    tls.watch(stop, audit).await;
+                    "tls reload"
+                });
+            }
             let (proxy, limits, stop, conns) = (
                 proxy.clone(),
                 limits.clone(),
@@ -170,6 +181,7 @@ impl App {
                 "listener"
             });
         }
+        let summary = StartupSummary::new(&config, &addresses, policies_digest.clone(), upstream);
         auditor.event(AuditRecord::event(
             "startup",
             json!({
@@ -192,12 +204,18 @@ impl App {
             revoke_issuer,
             lockdown: Arc::new(lockdown),
             cache,
+            summary,
         })
     }
 
     /// Bound addresses, in configuration order (`ip:port` or `unix:<path>`).
     pub fn addresses(&self) -> &[String] {
         &self.addresses
+    }
+
+    /// What was loaded and bound, for the startup summary.
+    pub fn summary(&self) -> &StartupSummary {
+        &self.summary
     }
 
     /// A handle that starts shutdown when cancelled (signal handlers hold one).

@@ -15,5 +15,6 @@ pub mod identity;
 pub mod listener;
 pub mod policy;
 pub mod proxy;
+pub mod startup;
 pub mod upstream;
 pub mod vault;

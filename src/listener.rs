@@ -1,19 +1,20 @@
 //! Listeners: accept loop (connection limit), TLS/mTLS handshake (timeout), `Caller` from the
 //! certificate or the listener binding, HTTP/1.1 or HTTP/2 by ALPN, graceful drain.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{Notify, Semaphore};
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+mod tls;
+
+pub use tls::{read_certs, read_key, ServerTls};
 
 use crate::config::{Bind, Limits, ListenerConfig, ListenerIdentity};
 use crate::identity::{caller_from_certificate, Caller};
@@ -30,64 +31,6 @@ pub enum ListenerError {
     Tls { file: String, problem: String },
 }
 
-/// Reads every certificate of a PEM file.
-pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem = std::fs::read(path).map_err(|e| e.to_string())?;
-    let certs = rustls_pemfile::certs(&mut pem.as_slice())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("not a PEM certificate file: {e}"))?;
-    if certs.is_empty() {
-        return Err("contains no PEM certificate".into());
-    }
-    Ok(certs)
-}
-
-/// Reads the first private key of a PEM file (PKCS#8, PKCS#1 or SEC1).
-pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    let pem = std::fs::read(path).map_err(|e| e.to_string())?;
-    rustls_pemfile::private_key(&mut pem.as_slice())
-        .map_err(|e| format!("not a PEM key file: {e}"))?
-        .ok_or_else(|| "contains no PEM private key".into())
-}
-
-fn server_tls(cfg: &ListenerConfig) -> Result<Option<TlsAcceptor>, ListenerError> {
-    let Some(files) = &cfg.tls else {
-        return Ok(None);
-    };
-    let err = |file: &Path, problem: String| ListenerError::Tls {
-        file: file.display().to_string(),
-        problem,
-    };
-    let chain = read_certs(&files.cert).map_err(|p| err(&files.cert, p))?;
-    let key = read_key(&files.key).map_err(|p| err(&files.key, p))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| err(&files.cert, e.to_string()))?;
-    let builder = match &cfg.identity {
-        ListenerIdentity::ClientCertificate { client_ca, .. } => {
-            let mut roots = rustls::RootCertStore::empty();
-            for c in read_certs(client_ca).map_err(|p| err(client_ca, p))? {
-                roots.add(c).map_err(|e| err(client_ca, e.to_string()))?;
-            }
-            // A connection without a certificate is accepted so that its requests get a clear
-            // Vault-style 403 instead of a bare TLS alert; one from another CA fails here.
-            let verifier =
-                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
-                    .allow_unauthenticated()
-                    .build()
-                    .map_err(|e| err(client_ca, e.to_string()))?;
-            builder.with_client_cert_verifier(verifier)
-        }
-        ListenerIdentity::Fixed(_) => builder.with_no_client_auth(),
-    };
-    let mut config = builder
-        .with_single_cert(chain, key)
-        .map_err(|e| err(&files.key, e.to_string()))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Some(TlsAcceptor::from(Arc::new(config))))
-}
-
 /// How many connections past `max_connections` are accepted only to be told so.
 const OVERFLOW_CONNECTIONS: usize = 32;
 
@@ -99,7 +42,7 @@ enum Socket {
 pub struct Listener {
     index: usize,
     config: ListenerConfig,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<ServerTls>>,
     socket: Socket,
     local: String,
 }
@@ -114,7 +57,6 @@ impl std::fmt::Debug for Listener {
 
 impl Listener {
     pub async fn bind(index: usize, config: ListenerConfig) -> Result<Listener, ListenerError> {
-        let tls = server_tls(&config)?;
         let (socket, local) = match &config.bind {
             Bind::Tcp(addr) => {
                 let l = TcpListener::bind(addr)
@@ -146,6 +88,7 @@ impl Listener {
                 (Socket::Unix(l), format!("unix:{}", path.display()))
             }
         };
+        let tls = ServerTls::load(&config, &local)?;
         Ok(Listener {
             index,
             config,
@@ -158,6 +101,11 @@ impl Listener {
     /// `ip:port` (with the real port when bound to port 0) or `unix:<path>`.
     pub fn local_addr(&self) -> &str {
         &self.local
+    }
+
+    /// The listener's reloadable TLS, for the reload task; `None` without TLS.
+    pub fn tls(&self) -> Option<Arc<ServerTls>> {
+        self.tls.clone()
     }
 
     /// Accepts until shutdown; connections are tracked so shutdown can drain them.
@@ -239,7 +187,7 @@ async fn accept(socket: &Socket) -> std::io::Result<(Stream, String)> {
 struct Shared {
     index: usize,
     identity: ListenerIdentity,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<ServerTls>>,
     proxy: Arc<Proxy>,
     limits: Arc<Limits>,
     shutdown: CancellationToken,
@@ -250,7 +198,7 @@ impl Shared {
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let Some(acceptor) = &self.tls else {
+        let Some(tls) = &self.tls else {
             let caller = self.fixed_caller();
             return self
                 .http(
@@ -266,6 +214,9 @@ impl Shared {
                 )
                 .await;
         };
+        // The configuration in force when the connection arrives: a reload affects new
+        // connections only.
+        let acceptor = tls.acceptor();
         let handshake = tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(io));
         let tls = match handshake.await {
             Ok(Ok(s)) => s,

@@ -3,18 +3,17 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vaultgate::cli::{CertsCommand, Cli, Command, ConfigCommand};
+use std::io::IsTerminal;
+
+use vaultgate::cli::{CertsCommand, Cli, Command, ConfigCommand, LogFormat};
 use vaultgate::identity::Caller;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VAULTGATE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs(
+        cli.log_format
+            .unwrap_or_else(|| LogFormat::detect(std::io::stderr().is_terminal())),
+    );
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
         Command::Run { config } => runtime().and_then(|rt| {
             rt.block_on(vaultgate::cli::run::run(&config))
@@ -51,6 +50,25 @@ fn main() -> ExitCode {
             eprintln!("{msg}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs go to stderr, filtered by `VAULTGATE_LOG` (default `info`).
+/// Colours only on a terminal, never in a file.
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VAULTGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Human => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
     }
 }
 

@@ -8,7 +8,7 @@ pub mod verify;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::identity::Caller;
 
@@ -19,8 +19,31 @@ use crate::identity::Caller;
     about = "A policy-enforcing TLS proxy in front of Vault and OpenBao"
 )]
 pub struct Cli {
+    /// Log line format; default: human on a terminal, JSON otherwise.
+    #[arg(long, global = true, env = "VAULTGATE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event, for people at a terminal.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    /// The format to use when none was asked for: people read terminals, machines read the rest.
+    pub fn detect(stderr_is_terminal: bool) -> LogFormat {
+        if stderr_is_terminal {
+            LogFormat::Human
+        } else {
+            LogFormat::Json
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

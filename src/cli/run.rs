@@ -19,7 +19,15 @@ pub enum RunError {
 
 pub async fn run(file: &Path) -> Result<(), RunError> {
     let config = Config::load(file)?;
+    tracing::info!(
+        file = %file.display(),
+        listeners = config.listeners.len(),
+        services = config.services.len(),
+        "configuration loaded"
+    );
     let app = App::start(config).await?;
+    let summary = app.summary();
+    summary.log(&summary.probe_vault().await);
     let stop = app.shutdown_handle();
     let lockdown = app.lockdown_handle();
     let mut term = signal(SignalKind::terminate()).map_err(RunError::Signals)?;

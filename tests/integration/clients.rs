@@ -1,5 +1,6 @@
-//! Real clients other than the bao CLI: Python hvac over mTLS, and a plain HTTP client on a
-//! Unix-socket listener bound to a fixed caller.
+//! Real clients: Python hvac over mTLS, the bao CLI beyond the core test (delete, metadata,
+//! token lookup refused), curl, and a plain HTTP client on a Unix-socket listener bound to a
+//! fixed caller.
 
 use std::path::Path;
 
@@ -96,5 +97,142 @@ async fn a_unix_socket_listener_serves_its_fixed_caller() {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
+    gate.stop().await;
+}
+
+/// `bao` through vaultgate with only VAULT_* variables: the commands the core test does not
+/// run (delete, metadata get/put/delete, undelete refused), and `token lookup` refused.
+#[tokio::test]
+async fn the_openbao_cli_deletes_reads_metadata_and_cannot_look_up_the_token() {
+    let bao = OpenBao::start().await;
+    bao.kv_put("acme/billing/db", json!({"password": "cli-pw"}))
+        .await;
+    bao.kv_put("acme/billing/old", json!({"v": "1"})).await;
+    let pki = Pki::new(&["acme/billing"]);
+    let gate = Gate::start(&bao, &pki, &["acme/billing"]).await;
+    let (cert, key) = pki.client("acme/billing");
+    let env = [
+        ("VAULT_ADDR", gate.url()),
+        ("VAULT_CACERT", pki.ca_cert().display().to_string()),
+        ("VAULT_CLIENT_CERT", cert.display().to_string()),
+        ("VAULT_CLIENT_KEY", key.display().to_string()),
+    ];
+    let run = |args: &'static [&'static str]| {
+        let (bao, env) = (&bao, &env);
+        async move {
+            let out = bao.cli(args, env).await;
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.success(), text)
+        }
+    };
+
+    let (ok, text) = run(&["kv", "metadata", "get", "-mount=secret", "acme/billing/db"]).await;
+    assert!(
+        ok && text.contains("current_version"),
+        "metadata get: {text}"
+    );
+
+    let (ok, text) = run(&["kv", "delete", "-mount=secret", "acme/billing/db"]).await;
+    assert!(ok, "kv delete: {text}");
+    let (status, body) = bao
+        .api("GET", "secret/data/acme/billing/db", None, "root")
+        .await;
+    assert_eq!(status, 404, "a soft-deleted version reads as 404: {body}");
+    assert!(body["data"]["metadata"]["deletion_time"] != "");
+
+    let (ok, text) = run(&[
+        "kv",
+        "metadata",
+        "delete",
+        "-mount=secret",
+        "acme/billing/old",
+    ])
+    .await;
+    assert!(ok, "kv metadata delete: {text}");
+    let (status, _) = bao
+        .api("GET", "secret/metadata/acme/billing/old", None, "root")
+        .await;
+    assert_eq!(status, 404, "metadata delete removes every version");
+
+    let (ok, text) = run(&["kv", "list", "-mount=secret", "acme/billing"]).await;
+    assert!(
+        ok && text.contains("db") && !text.contains("old"),
+        "kv list: {text}"
+    );
+
+    // Another tenant's metadata and the token itself stay out of reach.
+    let (ok, text) = run(&["kv", "metadata", "get", "-mount=secret", "globex/x"]).await;
+    assert!(!ok && text.contains("403"), "{text}");
+    let before = bao.audit_requests();
+    let (ok, text) = run(&["token", "lookup"]).await;
+    assert!(!ok, "token lookup must fail: {text}");
+    assert!(
+        text.contains("403") && text.contains("permission denied"),
+        "{text}"
+    );
+    assert_eq!(bao.audit_requests(), before, "token lookup reached OpenBao");
+    gate.stop().await;
+}
+
+/// curl with the flags the README shows; skipped (with the reason printed) without curl.
+#[tokio::test]
+async fn curl_reads_writes_and_is_denied_with_a_client_certificate() {
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let bao = OpenBao::start().await;
+    bao.kv_put("acme/billing/db", json!({"password": "curl-pw"}))
+        .await;
+    let pki = Pki::new(&["acme/billing"]);
+    let gate = Gate::start(&bao, &pki, &["acme/billing"]).await;
+    let (cert, key) = pki.client("acme/billing");
+    let curl = |args: Vec<String>| {
+        let mut cmd = tokio::process::Command::new("curl");
+        cmd.args(["-sS", "-w", "\n%{http_code}", "--cacert"])
+            .arg(pki.ca_cert())
+            .arg("--cert")
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key)
+            .args(args);
+        async move {
+            let out = cmd.output().await.unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+            (code.to_owned(), body.to_owned())
+        }
+    };
+    let url = |p: &str| format!("{}/v1/secret/data/{p}", gate.url());
+
+    let (code, body) = curl(vec![url("acme/billing/db")]).await;
+    assert_eq!(code, "200", "{body}");
+    assert!(body.contains("curl-pw"));
+    let (code, body) = curl(vec![
+        "-X".into(),
+        "POST".into(),
+        "-H".into(),
+        "Content-Type: application/json".into(),
+        "-d".into(),
+        r#"{"data":{"k":"from-curl"}}"#.into(),
+        url("acme/billing/curl"),
+    ])
+    .await;
+    assert_eq!(code, "200", "{body}");
+    let (status, _) = bao
+        .api("GET", "secret/data/acme/billing/curl", None, "root")
+        .await;
+    assert_eq!(status, 200);
+    let (code, body) = curl(vec![url("acme/web/key")]).await;
+    assert_eq!(code, "403", "{body}");
+    assert!(body.contains("permission denied"), "{body}");
     gate.stop().await;
 }

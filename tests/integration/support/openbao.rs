@@ -60,8 +60,10 @@ impl OpenBao {
         std::fs::write(
             dir.path().join("bao.hcl"),
             format!(
-                "audit \"file\" \"test\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
-                audit.display()
+                "audit \"file\" \"test\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n\
+                 audit \"file\" \"raw\" {{\n  options {{\n    file_path = \"{}\"\n    log_raw = \"true\"\n  }}\n}}\n",
+                audit.display(),
+                dir.path().join("audit-raw.log").display()
             ),
         )
         .unwrap();
@@ -123,6 +125,20 @@ impl OpenBao {
             .lines()
             .filter(|l| l.contains("\"type\":\"request\""))
             .count()
+    }
+
+    /// Every token OpenBao issued so far (from its raw audit log): tests search logs for them.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("audit-raw.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| {
+                v["response"]["auth"]["client_token"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
     }
 
     /// One API call; returns the status and the JSON body (Null when empty).

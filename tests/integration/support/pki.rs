@@ -23,6 +23,10 @@ impl Pki {
         Pki { dir, rogue }
     }
 
+    /// The folder `vaultgate certs init` wrote to (re-run it there to reissue certificates).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
     pub fn ca_cert(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
     }
@@ -54,6 +58,7 @@ impl Pki {
         let mut b = reqwest::Client::builder()
             .use_rustls_tls()
             .add_root_certificate(ca)
+            .tls_info(true)
             .redirect(reqwest::redirect::Policy::none());
         if let Some((cert, key)) = identity {
             let mut pem = std::fs::read(cert).unwrap();
