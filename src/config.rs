@@ -1,9 +1,11 @@
 //! Configuration: `vaultgate.toml` -> raw serde types (unknown keys refused) -> a validated
 //! `Config` whose every error names the file, the key and what is wrong.
 
+mod admin;
 mod principal;
 mod raw;
 
+pub use admin::{AdminConfig, AdminToken};
 pub use principal::{AuthConfig, IssueRequest, PrincipalConfig, ServiceConfig};
 
 use std::net::SocketAddr;
@@ -44,6 +46,8 @@ pub struct Config {
     pub policies_dir: PathBuf,
     pub limits: Limits,
     pub audit: AuditConfig,
+    /// The admin listener; none when `[admin]` is absent.
+    pub admin: Option<AdminConfig>,
 }
 
 /// Where audit records go; no sink means auditing is off.
@@ -291,9 +295,11 @@ impl Validator<'_> {
                 }
             }
         };
+        let admin = raw.admin.map(|a| self.admin(a)).transpose()?;
         Ok(Config {
             file: self.file.to_owned(),
             audit,
+            admin,
             vault,
             listeners,
             services,

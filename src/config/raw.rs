@@ -18,6 +18,16 @@ pub struct RawConfig {
     #[serde(default)]
     pub limits: RawLimits,
     pub audit: Option<RawAudit>,
+    pub admin: Option<RawAdmin>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub address: Option<String>,
+    pub unix: Option<PathBuf>,
+    pub mode: Option<String>,
+    pub token_file: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
