@@ -11,10 +11,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admin::{AdminError, AdminListener, AdminState, Principal};
 use crate::audit::{AuditError, AuditRecord, Auditor};
 use crate::config::Config;
 use crate::identity::Caller;
 use crate::listener::{Listener, ListenerError};
+use crate::metrics::Metrics;
 use crate::policy::{PolicyError, PolicyStore};
 use crate::proxy::Proxy;
 use crate::upstream::{Upstream, UpstreamError};
@@ -30,6 +32,8 @@ pub enum AppError {
     Upstream(#[from] UpstreamError),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
     #[error("task {0} stopped unexpectedly")]
     TaskExited(&'static str),
 }
@@ -42,6 +46,7 @@ const DRAIN: Duration = Duration::from_secs(10);
 pub struct App {
     auditor: Auditor,
     addresses: Vec<String>,
+    admin_address: Option<String>,
     shutdown: CancellationToken,
     tasks: JoinSet<&'static str>,
     connections: TaskTracker,
@@ -104,6 +109,16 @@ impl App {
             });
             cell
         });
+        let mut principals: Vec<Principal> = issuer
+            .iter()
+            .zip(&config.issuer)
+            .map(|(cell, p)| Principal {
+                name: "issuer".into(),
+                cell: cell.clone(),
+                namespace: p.namespace.clone(),
+                service: false,
+            })
+            .collect();
         let mut cells = HashMap::new();
         for service in &config.services {
             let (renewer, cell) = Renewer::new(
@@ -113,6 +128,12 @@ impl App {
                 issuer.clone(),
                 auditor.clone(),
             );
+            principals.push(Principal {
+                name: service.caller.to_string(),
+                cell: cell.clone(),
+                namespace: service.principal.namespace.clone(),
+                service: true,
+            });
             cells.insert(service.caller.clone(), cell);
             let ctl = Control {
                 stop: revoke_services.clone(),
@@ -125,14 +146,51 @@ impl App {
         }
         let tokens = cells.clone();
         let limits = Arc::new(config.limits.clone());
-        let proxy = Arc::new(Proxy::new(
-            policies,
-            cells,
-            upstream,
-            limits.clone(),
-            lockdown_rx,
-            auditor.clone(),
-        ));
+        let mut metrics = Metrics::new(&callers);
+        metrics.register_tokens(
+            principals
+                .iter()
+                .map(|p| (p.name.clone(), p.cell.clone()))
+                .collect(),
+        );
+        metrics.register_policies(policies.clone());
+        metrics.register_audit(auditor.clone());
+        let metrics = Arc::new(metrics);
+        let lockdown = Arc::new(lockdown);
+        let proxy = Arc::new(
+            Proxy::new(
+                policies.clone(),
+                cells,
+                upstream.clone(),
+                limits.clone(),
+                lockdown_rx,
+                auditor.clone(),
+            )
+            .with_metrics(metrics.clone()),
+        );
+        let admin = match &config.admin {
+            None => None,
+            Some(admin_config) => {
+                let state = AdminState {
+                    metrics,
+                    policies,
+                    upstream,
+                    principals,
+                    lockdown: lockdown.clone(),
+                    auditor: auditor.clone(),
+                };
+                Some(AdminListener::bind(admin_config, state).await?)
+            }
+        };
+        let admin_address = admin.as_ref().map(|a| a.local_addr().to_owned());
+        if let Some(admin) = admin {
+            tracing::info!(address = admin.local_addr(), "admin listener");
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                admin.run(stop).await;
+                "admin listener"
+            });
+        }
 
         let mut listeners = Vec::new();
         for (i, l) in config.listeners.iter().enumerate() {
@@ -162,12 +220,14 @@ impl App {
                 "config": config.file.display().to_string(),
                 "policy_digest": policies_digest,
                 "listeners": addresses.clone(),
+                "admin": admin_address.clone(),
                 "services": callers.iter().map(ToString::to_string).collect::<Vec<_>>(),
             }),
         ));
         Ok(App {
             auditor,
             addresses,
+            admin_address,
             shutdown,
             tasks,
             connections,
@@ -176,13 +236,18 @@ impl App {
             issuer_task,
             revoke_services,
             revoke_issuer,
-            lockdown: Arc::new(lockdown),
+            lockdown,
         })
     }
 
     /// Bound addresses, in configuration order (`ip:port` or `unix:<path>`).
     pub fn addresses(&self) -> &[String] {
         &self.addresses
+    }
+
+    /// The admin listener's address (`ip:port` or `unix:<path>`), when `[admin]` is set.
+    pub fn admin_address(&self) -> Option<&str> {
+        self.admin_address.as_deref()
     }
 
     /// A handle that starts shutdown when cancelled (signal handlers hold one).

@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use crate::audit::Auditor;
 use crate::config::Limits;
 use crate::identity::Caller;
+use crate::metrics::Metrics;
 use crate::policy::PolicyStore;
 use crate::upstream::Upstream;
 use crate::vault::operation::{Operation, Verb};
@@ -62,6 +63,7 @@ pub struct Proxy {
     limits: Arc<Limits>,
     lockdown: watch::Receiver<bool>,
     auditor: Auditor,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Proxy {
@@ -80,7 +82,14 @@ impl Proxy {
             limits,
             lockdown,
             auditor,
+            metrics: None,
         }
+    }
+
+    /// Counts every request in `metrics` (served on the admin listener).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Proxy {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Whether `caller` is a configured service.
@@ -137,6 +146,18 @@ impl Proxy {
             response = vault_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "vaultgate: the audit log cannot record this request; refusing to serve it unaudited",
+            );
+        }
+        if let Some(m) = &self.metrics {
+            let allowed = exchange.decision.as_ref().map(|d| d.allowed);
+            let status = response.status().as_u16();
+            let caller = conn.caller.as_ref().ok();
+            m.request(
+                caller,
+                allowed,
+                status,
+                started.elapsed(),
+                exchange.upstream_time,
             );
         }
         if let Ok(id) = HeaderValue::from_str(&exchange.request_id) {

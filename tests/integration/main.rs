@@ -7,6 +7,7 @@
 
 mod support;
 
+mod admin;
 mod audit;
 mod clients;
 mod conformance;

@@ -217,6 +217,27 @@ impl OpenBao {
         (role_id, secret_id)
     }
 
+    /// After a restart (dev mode starts empty): the test policy, AppRole and `role` again,
+    /// with the same role id and secret id, as an operator restoring Vault would.
+    pub async fn restore_approle(&self, role: &str, role_id: &str, secret_id: &str) {
+        self.write_policy("vaultgate-test-broad", super::gate::BROAD_VAULT_POLICY)
+            .await;
+        self.enable_approle().await;
+        self.approle(role, &["vaultgate-test-broad"]).await;
+        self.root(
+            "POST",
+            &format!("auth/approle/role/{role}/role-id"),
+            Some(json!({ "role_id": role_id })),
+        )
+        .await;
+        self.root(
+            "POST",
+            &format!("auth/approle/role/{role}/custom-secret-id"),
+            Some(json!({ "secret_id": secret_id.trim() })),
+        )
+        .await;
+    }
+
     /// Writes a KV v2 secret at `secret/data/<path>` with the root token.
     pub async fn kv_put(&self, path: &str, data: Value) {
         self.root(
