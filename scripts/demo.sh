@@ -43,6 +43,10 @@ PATH="$(dirname "$bao"):$PATH" SECRETS_DIR="$demo/secrets" \
 echo "==> dev certificates (vaultgate certs init)"
 "$vg" certs init --dir "$demo/certs" --service acme/billing >/dev/null
 
+# The admin listener's bearer token: random, readable by its owner only.
+(umask 077 && head -c 24 /dev/urandom | base64 >"$demo/admin.token")
+admin_port=18301
+
 cat >"$demo/vaultgate.toml" <<TOML
 [vault]
 address = "http://127.0.0.1:$bao_port"
@@ -61,6 +65,10 @@ secret_id_file = "secrets/secret_id"
 
 [policies]
 dir = "$root/policies"
+
+[admin]
+address = "127.0.0.1:$admin_port"
+token_file = "admin.token"
 TOML
 
 echo "==> starting vaultgate on https://127.0.0.1:$vg_port"
@@ -85,10 +93,21 @@ echo "\$ curl --path-as-is .../v1/secret/data/acme/billing/../../web/key   (an a
 curl -s --path-as-is --cacert "$VAULT_CACERT" --cert "$VAULT_CLIENT_CERT" --key "$VAULT_CLIENT_KEY" \
   -w '  -> HTTP %{http_code}\n' "$VAULT_ADDR/v1/secret/data/acme/billing/../../web/key"
 echo
+admin="http://127.0.0.1:$admin_port"
+auth="Authorization: Bearer $(cat "$demo/admin.token")"
+echo "The admin listener (loopback only, bearer token from .demo/admin.token):"
+echo "\$ curl $admin/readyz                       (no token)"
+curl -s -w '  -> HTTP %{http_code}\n' "$admin/readyz"
+echo "\$ curl -H 'Authorization: Bearer ...' $admin/readyz"
+curl -s -H "$auth" -w '  -> HTTP %{http_code}\n' "$admin/readyz"
+echo "\$ curl -H 'Authorization: Bearer ...' $admin/metrics | grep ^vaultgate_requests_total"
+curl -s -H "$auth" "$admin/metrics" | grep '^vaultgate_requests_total' || true
+echo
 if $keep; then
   echo "Left running (pids ${pids[*]}); environment for your own requests:"
   echo "  export VAULT_ADDR=$VAULT_ADDR VAULT_CACERT=$VAULT_CACERT"
   echo "  export VAULT_CLIENT_CERT=$VAULT_CLIENT_CERT VAULT_CLIENT_KEY=$VAULT_CLIENT_KEY"
+  echo "Admin: curl -H \"Authorization: Bearer \$(cat $demo/admin.token)\" $admin/tokens"
   trap - EXIT
 else
   echo "Done; logs in .demo/. Run with --keep to leave the servers up."

@@ -24,11 +24,28 @@ struct Admin {
 
 impl Admin {
     async fn start(bao: &OpenBao, pki: &Pki, services: &[&str]) -> Admin {
-        let dir = tempfile::tempdir().unwrap();
+        Admin::start_at(
+            bao,
+            pki,
+            services,
+            "address = \"127.0.0.1:0\"",
+            tempfile::tempdir().unwrap(),
+        )
+        .await
+    }
+
+    /// `bind` is the `[admin]` address line; `dir` holds the token file and the audit log.
+    async fn start_at(
+        bao: &OpenBao,
+        pki: &Pki,
+        services: &[&str],
+        bind: &str,
+        dir: tempfile::TempDir,
+    ) -> Admin {
         let token_file = dir.path().join("admin.token");
         std::fs::write(&token_file, format!("{ADMIN_TOKEN}\n")).unwrap();
         let extra = format!(
-            "\n[admin]\naddress = \"127.0.0.1:0\"\ntoken_file = \"{}\"\n\n[audit]\nfile = \"{}\"\nhmac_key_file = \"{}\"\n",
+            "\n[admin]\n{bind}\ntoken_file = \"{}\"\n\n[audit]\nfile = \"{}\"\nhmac_key_file = \"{}\"\n",
             token_file.display(),
             dir.path().join("audit.log").display(),
             dir.path().join("hmac.key").display(),
@@ -36,6 +53,7 @@ impl Admin {
         let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
         let gate = Gate::start_with(bao, pki, services, &[], &policies, &extra).await;
         let base = format!("http://{}", gate.admin.clone().expect("admin address"));
+        // (For a unix socket `base` is not a URL; those tests speak HTTP on the socket.)
         Admin {
             gate,
             http: reqwest::Client::new(),
@@ -413,5 +431,53 @@ async fn metrics_parse_and_count_requests_under_a_small_load() {
         );
     }
     assert!(after.docs.contains_key("vaultgate_requests_total"));
+    admin.gate.stop().await;
+}
+
+/// One HTTP/1.1 request on a unix socket; returns the status line and the body.
+async fn unix_request(socket: &Path, request: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::UnixStream::connect(socket).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    let read = stream.read_to_string(&mut answer);
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("admin answer within 10 s")
+        .unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_admin_listener_serves_a_unix_socket_only_its_owner_can_open() {
+    use std::os::unix::fs::PermissionsExt;
+    let bao = OpenBao::start().await;
+    let pki = Pki::new(&["acme/billing"]);
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("admin.sock");
+    let bind = format!("unix = \"{}\"", socket.display());
+    let admin = Admin::start_at(&bao, &pki, &["acme/billing"], &bind, dir).await;
+    assert_eq!(
+        admin.gate.admin.as_deref(),
+        Some(format!("unix:{}", socket.display()).as_str())
+    );
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let get = |path: &str, auth: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: admin\r\n{auth}Connection: close\r\n\r\n")
+    };
+    let bearer = format!("Authorization: Bearer {ADMIN_TOKEN}\r\n");
+    let (status, _) = unix_request(&socket, &get("/metrics", "")).await;
+    assert!(status.contains(" 401 "), "{status}");
+    let (status, body) = unix_request(&socket, &get("/metrics", &bearer)).await;
+    assert!(status.contains(" 200 "), "{status}");
+    assert!(body.contains("vaultgate_token_held"), "{body}");
+    let (status, body) = unix_request(&socket, &get("/readyz", &bearer)).await;
+    assert!(status.contains(" 200 "), "{status} {body}");
     admin.gate.stop().await;
 }

@@ -240,12 +240,22 @@ impl OpenBao {
 
     /// Writes a KV v2 secret at `secret/data/<path>` with the root token.
     pub async fn kv_put(&self, path: &str, data: Value) {
-        self.root(
-            "POST",
-            &format!("secret/data/{path}"),
-            Some(json!({ "data": data })),
-        )
-        .await;
+        let target = format!("secret/data/{path}");
+        let body = json!({ "data": data });
+        // A fresh dev server upgrades `secret/` to KV v2 in the background and answers 400
+        // meanwhile: retry through that window (bounded), fail on anything else.
+        for _ in 0..50 {
+            let (status, v) = self.api("POST", &target, Some(body.clone()), "root").await;
+            if status < 300 {
+                return;
+            }
+            assert!(
+                status == 400 && v.to_string().contains("Upgrading from non-versioned"),
+                "POST {target}: {status} {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("POST {target}: KV upgrade did not finish within 5 s");
     }
 
     /// Runs the `bao` CLI with a clean environment plus `envs`. Async, so that a vaultgate
