@@ -64,6 +64,8 @@ type AdminBody = Full<Bytes>;
 /// Admin requests are small and few: this many connections at once, the rest wait.
 const MAX_CONNECTIONS: usize = 16;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longer than the slowest answer (`/readyz`: two checks of at most 5 s each).
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 
 enum Socket {
     Tcp(TcpListener),
@@ -209,17 +211,20 @@ impl Admin {
             let (admin, peer) = (admin.clone(), peer.clone());
             async move { Ok::<_, std::convert::Infallible>(admin.handle(req, &peer).await) }
         });
+        // One request per connection, and a bound on its life: an idle or slow client
+        // cannot keep one of the few admin connection slots.
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
+            .keep_alive(false)
             .serve_connection(TokioIo::new(io), service);
         tokio::pin!(conn);
         tokio::select! {
-            r = conn.as_mut() => {
-                if let Err(e) = r {
-                    tracing::debug!(error = %e, "admin connection ended with an error");
-                }
-            }
+            r = tokio::time::timeout(CONNECTION_LIFETIME, conn.as_mut()) => match r {
+                Ok(Err(e)) => tracing::debug!(error = %e, "admin connection ended with an error"),
+                Err(_) => tracing::debug!("admin connection closed after {CONNECTION_LIFETIME:?}"),
+                Ok(Ok(())) => {}
+            },
             () = shutdown.cancelled() => {
                 conn.as_mut().graceful_shutdown();
                 let _ = conn.await;
