@@ -50,9 +50,14 @@ echo "==> dev certificates"
 echo "\$ vaultgate certs init --dir .demo/certs --service acme/billing --service globex/ledger"
 "$vg" certs init --dir "$demo/certs" --service acme/billing --service globex/ledger
 
-echo "==> configuration: examples/vaultgate.toml with the demo's ports, policies/"
+# The admin listener's bearer token: random, readable by its owner only.
+(umask 077 && head -c 24 /dev/urandom | base64 >"$demo/admin.token")
+admin_port=18301
+
+echo "==> configuration: examples/vaultgate.toml with the demo's ports and an [admin] listener, policies/"
 sed -e "s|127.0.0.1:8200|127.0.0.1:$bao_port|" -e "s|127.0.0.1:8300|127.0.0.1:$vg_port|" \
   examples/vaultgate.toml >"$demo/vaultgate.toml"
+printf '\n[admin]\naddress = "127.0.0.1:%s"\ntoken_file = "admin.token"\n' "$admin_port" >>"$demo/vaultgate.toml"
 ln -s "$root/policies" "$demo/policies"
 "$vg" config check "$demo/vaultgate.toml"
 
@@ -92,11 +97,21 @@ curl -s --path-as-is --cacert "$VAULT_CACERT" --cert "$VAULT_CLIENT_CERT" --key 
 echo
 echo "==> vaultgate's startup summary (.demo/vaultgate.log)"
 grep -E "listener |service |policy set digest|vault .* version" "$demo/vaultgate.log" || true
+admin="http://127.0.0.1:$admin_port"
+auth="Authorization: Bearer $(cat "$demo/admin.token")"
+echo "The admin listener (loopback only, bearer token from .demo/admin.token):"
+echo "\$ curl $admin/readyz                       (no token)"
+curl -s -w '  -> HTTP %{http_code}\n' "$admin/readyz"
+echo "\$ curl -H 'Authorization: Bearer ...' $admin/readyz"
+curl -s -H "$auth" -w '  -> HTTP %{http_code}\n' "$admin/readyz"
+echo "\$ curl -H 'Authorization: Bearer ...' $admin/metrics | grep ^vaultgate_requests_total"
+curl -s -H "$auth" "$admin/metrics" | grep '^vaultgate_requests_total' || true
 echo
 if $keep; then
   echo "Left running (pids ${pids[*]}); environment for your own requests:"
   echo "  export VAULT_ADDR=$VAULT_ADDR VAULT_CACERT=$VAULT_CACERT"
   echo "  export VAULT_CLIENT_CERT=$VAULT_CLIENT_CERT VAULT_CLIENT_KEY=$VAULT_CLIENT_KEY"
+  echo "Admin: curl -H \"Authorization: Bearer \$(cat $demo/admin.token)\" $admin/tokens"
   trap - EXIT
 else
   echo "Done; logs in .demo/. Run with --keep to leave the servers up."

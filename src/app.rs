@@ -11,11 +11,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admin::{AdminError, AdminListener, AdminState, Principal};
 use crate::audit::{AuditError, AuditRecord, Auditor};
 use crate::cache::ReadCache;
 use crate::config::Config;
 use crate::identity::Caller;
 use crate::listener::{Listener, ListenerError};
+use crate::metrics::Metrics;
 use crate::policy::{PolicyError, PolicyStore};
 use crate::proxy::Proxy;
 use crate::startup::StartupSummary;
@@ -32,6 +34,8 @@ pub enum AppError {
     Upstream(#[from] UpstreamError),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
     #[error("task {0} stopped unexpectedly")]
     TaskExited(&'static str),
 }
@@ -44,6 +48,7 @@ const DRAIN: Duration = Duration::from_secs(10);
 pub struct App {
     auditor: Auditor,
     addresses: Vec<String>,
+    admin_address: Option<String>,
     shutdown: CancellationToken,
     tasks: JoinSet<&'static str>,
     connections: TaskTracker,
@@ -110,6 +115,16 @@ impl App {
             });
             cell
         });
+        let mut principals: Vec<Principal> = issuer
+            .iter()
+            .zip(&config.issuer)
+            .map(|(cell, p)| Principal {
+                name: "issuer".into(),
+                cell: cell.clone(),
+                namespace: p.namespace.clone(),
+                service: false,
+            })
+            .collect();
         let mut cells = HashMap::new();
         for service in &config.services {
             let (renewer, cell) = Renewer::new(
@@ -119,6 +134,12 @@ impl App {
                 issuer.clone(),
                 auditor.clone(),
             );
+            principals.push(Principal {
+                name: service.caller.to_string(),
+                cell: cell.clone(),
+                namespace: service.principal.namespace.clone(),
+                service: true,
+            });
             cells.insert(service.caller.clone(), cell);
             let ctl = Control {
                 stop: revoke_services.clone(),
@@ -142,15 +163,55 @@ impl App {
             keeper.upkeep(stop, watch, audit).await;
             "cache upkeep"
         });
-        let proxy = Arc::new(Proxy::new(
-            policies,
-            cells,
-            upstream.clone(),
-            limits.clone(),
-            lockdown_rx,
-            auditor.clone(),
-            cache.clone(),
-        ));
+        let mut metrics = Metrics::new(&callers);
+        metrics.register_tokens(
+            principals
+                .iter()
+                .map(|p| (p.name.clone(), p.cell.clone()))
+                .collect(),
+        );
+        metrics.register_policies(policies.clone());
+        metrics.register_audit(auditor.clone());
+        let stats = cache.clone();
+        metrics.register_cache(move || stats.stats());
+        let metrics = Arc::new(metrics);
+        let lockdown = Arc::new(lockdown);
+        let proxy = Arc::new(
+            Proxy::new(
+                policies.clone(),
+                cells,
+                upstream.clone(),
+                limits.clone(),
+                lockdown_rx,
+                auditor.clone(),
+                cache.clone(),
+            )
+            .with_metrics(metrics.clone()),
+        );
+        let admin = match &config.admin {
+            None => None,
+            Some(admin_config) => {
+                let state = AdminState {
+                    metrics,
+                    policies,
+                    upstream: upstream.clone(),
+                    principals,
+                    lockdown: lockdown.clone(),
+                    auditor: auditor.clone(),
+                    cache: cache.clone(),
+                };
+                Some(AdminListener::bind(admin_config, state).await?)
+            }
+        };
+        let admin_address = admin.as_ref().map(|a| a.local_addr().to_owned());
+        if let Some(admin) = admin {
+            tracing::info!(address = admin.local_addr(), "admin listener");
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                admin.run(stop).await;
+                "admin listener"
+            });
+        }
 
         let mut listeners = Vec::new();
         for (i, l) in config.listeners.iter().enumerate() {
@@ -188,12 +249,14 @@ impl App {
                 "config": config.file.display().to_string(),
                 "policy_digest": policies_digest,
                 "listeners": addresses.clone(),
+                "admin": admin_address.clone(),
                 "services": callers.iter().map(ToString::to_string).collect::<Vec<_>>(),
             }),
         ));
         Ok(App {
             auditor,
             addresses,
+            admin_address,
             shutdown,
             tasks,
             connections,
@@ -202,7 +265,7 @@ impl App {
             issuer_task,
             revoke_services,
             revoke_issuer,
-            lockdown: Arc::new(lockdown),
+            lockdown,
             cache,
             summary,
         })
@@ -216,6 +279,11 @@ impl App {
     /// What was loaded and bound, for the startup summary.
     pub fn summary(&self) -> &StartupSummary {
         &self.summary
+    }
+
+    /// The admin listener's address (`ip:port` or `unix:<path>`), when `[admin]` is set.
+    pub fn admin_address(&self) -> Option<&str> {
+        self.admin_address.as_deref()
     }
 
     /// A handle that starts shutdown when cancelled (signal handlers hold one).

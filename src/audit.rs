@@ -109,6 +109,8 @@ pub struct Auditor {
     ids: Arc<AtomicU64>,
     id_prefix: Arc<str>,
     reopen: Arc<std::sync::atomic::AtomicBool>,
+    /// Records and events that no sink accepted or the queue refused (for metrics).
+    failures: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Auditor {
@@ -156,6 +158,7 @@ impl Auditor {
             ids: Arc::new(AtomicU64::new(0)),
             id_prefix: hex(&prefix).into(),
             reopen,
+            failures: Arc::default(),
         })
     }
 
@@ -168,6 +171,7 @@ impl Auditor {
             ids: Arc::new(AtomicU64::new(0)),
             id_prefix: "0".into(),
             reopen: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            failures: Arc::default(),
         }
     }
 
@@ -193,6 +197,15 @@ impl Auditor {
         self.reopen.store(true, Ordering::Relaxed);
     }
 
+    /// Records waiting for the writer, and records or events no sink accepted so far.
+    pub fn stats(&self) -> (usize, u64) {
+        let depth = self
+            .tx
+            .as_ref()
+            .map_or(0, |tx| tx.max_capacity() - tx.capacity());
+        (depth, self.failures.load(Ordering::Relaxed))
+    }
+
     /// Records and waits until a sink accepted the line. `false` means the request must not
     /// be answered normally (fail closed); with `fail_closed = false` it is always `true`.
     pub async fn record(&self, record: &AuditRecord) -> bool {
@@ -211,6 +224,9 @@ impl Auditor {
         })
         .await
         .unwrap_or(false);
+        if !sent {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
         sent || !self.fail_closed
     }
 
@@ -226,6 +242,7 @@ impl Auditor {
                 })
                 .is_err()
             {
+                self.failures.fetch_add(1, Ordering::Relaxed);
                 tracing::error!("audit queue full: a lifecycle event was not recorded");
             }
         }

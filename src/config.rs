@@ -1,10 +1,12 @@
 //! Configuration: `vaultgate.toml` -> raw serde types (unknown keys refused) -> a validated
 //! `Config` whose every error names the file, the key and what is wrong.
 
+mod admin;
 mod cache;
 mod principal;
 mod raw;
 
+pub use admin::{AdminConfig, AdminToken};
 pub use cache::{CacheConfig, CachePathRule};
 pub use principal::{AuthConfig, IssueRequest, PrincipalConfig, ServiceConfig};
 
@@ -47,6 +49,8 @@ pub struct Config {
     pub limits: Limits,
     pub audit: AuditConfig,
     pub cache: CacheConfig,
+    /// The admin listener; none when `[admin]` is absent.
+    pub admin: Option<AdminConfig>,
 }
 
 /// Where audit records go; no sink means auditing is off.
@@ -295,10 +299,12 @@ impl Validator<'_> {
                 }
             }
         };
+        let admin = raw.admin.map(|a| self.admin(a)).transpose()?;
         Ok(Config {
             file: self.file.to_owned(),
             audit,
             cache,
+            admin,
             vault,
             listeners,
             services,

@@ -6,6 +6,7 @@
 //! a `Decision`, takes the service's token from its `vault::renewer` cell and forwards the
 //! rebuilt request through `upstream`. `config` validates the file, `app` wires and stops it.
 
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod cache;
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod identity;
 pub mod listener;
+pub mod metrics;
 pub mod policy;
 pub mod proxy;
 pub mod startup;

@@ -25,6 +25,7 @@ use crate::audit::Auditor;
 use crate::cache::{CacheStatus, ReadCache};
 use crate::config::Limits;
 use crate::identity::Caller;
+use crate::metrics::Metrics;
 use crate::policy::PolicyStore;
 use crate::upstream::Upstream;
 use crate::vault::operation::{Operation, Verb};
@@ -65,6 +66,7 @@ pub struct Proxy {
     lockdown: watch::Receiver<bool>,
     auditor: Auditor,
     cache: Arc<ReadCache>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Proxy {
@@ -85,7 +87,14 @@ impl Proxy {
             lockdown,
             auditor,
             cache,
+            metrics: None,
         }
+    }
+
+    /// Counts every request in `metrics` (served on the admin listener).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Proxy {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Whether `caller` is a configured service.
@@ -150,6 +159,18 @@ impl Proxy {
                 .headers_mut()
                 .entry(cached::X_CACHE)
                 .or_insert(label);
+        }
+        if let Some(m) = &self.metrics {
+            let allowed = exchange.decision.as_ref().map(|d| d.allowed);
+            let status = response.status().as_u16();
+            let caller = conn.caller.as_ref().ok();
+            m.request(
+                caller,
+                allowed,
+                status,
+                started.elapsed(),
+                exchange.upstream_time,
+            );
         }
         if let Ok(id) = HeaderValue::from_str(&exchange.request_id) {
             response.headers_mut().insert(REQUEST_ID, id);

@@ -19,6 +19,16 @@ pub struct RawConfig {
     pub limits: RawLimits,
     pub audit: Option<RawAudit>,
     pub cache: Option<RawCache>,
+    pub admin: Option<RawAdmin>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub address: Option<String>,
+    pub unix: Option<PathBuf>,
+    pub mode: Option<String>,
+    pub token_file: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]

@@ -163,3 +163,54 @@ fn durations() {
     assert_eq!(parse_duration("1d"), None);
     assert_eq!(parse_duration(""), None);
 }
+
+#[test]
+fn the_admin_listener_is_loopback_or_unix_with_a_real_token() {
+    let d = Dir::new();
+    std::fs::write(d.0.path().join("admin.token"), "0123456789abcdef\n").unwrap();
+    let with = |admin: &str| d.parse(&format!("{GOOD}[admin]\n{admin}\n"));
+    let c = with("address = \"127.0.0.1:8301\"\ntoken_file = \"admin.token\"").unwrap();
+    let admin = c.admin.unwrap();
+    assert!(matches!(admin.bind, Bind::Tcp(a) if a.port() == 8301));
+    assert!(admin.token.matches(b"0123456789abcdef"));
+    let c = with("unix = \"admin.sock\"\ntoken_file = \"admin.token\"").unwrap();
+    assert!(matches!(
+        c.admin.unwrap().bind,
+        Bind::Unix {
+            mode: Some(0o600),
+            ..
+        }
+    ));
+    assert!(d.parse(GOOD).unwrap().admin.is_none());
+
+    std::fs::write(d.0.path().join("short.token"), "admin\n").unwrap();
+    for (admin, expected) in [
+        (
+            "address = \"0.0.0.0:8301\"\ntoken_file = \"admin.token\"",
+            "admin.address: 0.0.0.0:8301 is not a loopback address",
+        ),
+        (
+            "address = \"10.1.2.3:8301\"\ntoken_file = \"admin.token\"",
+            "is not a loopback address",
+        ),
+        ("address = \"127.0.0.1:8301\"", "missing field `token_file`"),
+        (
+            "address = \"127.0.0.1:8301\"\ntoken_file = \"missing\"",
+            "admin.token_file: file",
+        ),
+        (
+            "address = \"127.0.0.1:8301\"\ntoken_file = \"short.token\"",
+            "admin.token_file: the admin token must be at least 16",
+        ),
+        (
+            "address = \"127.0.0.1:8301\"\nunix = \"a.sock\"\ntoken_file = \"admin.token\"",
+            "admin.address: set exactly one",
+        ),
+    ] {
+        let msg = message(with(admin));
+        assert!(
+            msg.contains(expected),
+            "{msg:?} should contain {expected:?}"
+        );
+    }
+}

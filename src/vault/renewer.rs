@@ -26,10 +26,20 @@ pub struct PrincipalStatus {
     /// Failed logins and renewals, in total and since the last success.
     pub failures: u64,
     pub consecutive_failures: u32,
+    /// The most recent failed login or renewal (kept after later successes), never a secret.
+    pub last_error: Option<String>,
     /// The TTL Vault last reported, and when the next renewal or re-login is due.
     pub ttl: Option<Duration>,
     pub last_refresh: Option<SystemTime>,
     pub next_refresh_in: Option<Duration>,
+}
+
+impl PrincipalStatus {
+    /// What is left of the TTL Vault last reported, counted from that report.
+    pub fn ttl_remaining(&self) -> Option<Duration> {
+        let since = self.last_refresh?.elapsed().unwrap_or_default();
+        Some(self.ttl?.saturating_sub(since))
+    }
 }
 
 /// A request's report that Vault refused the token it carried.
@@ -292,6 +302,7 @@ impl Renewer {
                 self.update(|s| {
                     s.failures += 1;
                     s.consecutive_failures += 1;
+                    s.last_error = Some(format!("login: {e}"));
                 });
                 tracing::warn!(principal = %self.name, error = %e, "login failed");
                 self.audit(
@@ -362,6 +373,7 @@ impl Renewer {
                 self.update(|s| {
                     s.failures += 1;
                     s.consecutive_failures += 1;
+                    s.last_error = Some(format!("renewal: {e}"));
                 });
                 tracing::warn!(principal = %self.name, error = %e, "renewal failed; keeping the token while it is valid");
                 self.audit(

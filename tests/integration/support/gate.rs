@@ -35,6 +35,8 @@ pub struct Gate {
     /// Holds the config, credentials and token files for as long as vaultgate runs.
     _dir: tempfile::TempDir,
     pub address: String,
+    /// The admin listener's address, when the config has an `[admin]` section.
+    pub admin: Option<String>,
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
     /// Each service's token cell, by `tenant/service`.
@@ -75,6 +77,7 @@ impl Gate {
             "vaultgate services did not log in"
         );
         let address = app.addresses()[0].clone();
+        let admin = app.admin_address().map(str::to_owned);
         let cells = callers
             .iter()
             .map(|c| (c.to_string(), app.token_cell(c).unwrap().clone()))
@@ -88,6 +91,7 @@ impl Gate {
         Gate {
             _dir: dir,
             address,
+            admin,
             stop,
             task: Some(task),
             cells,

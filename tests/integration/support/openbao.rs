@@ -233,14 +233,45 @@ impl OpenBao {
         (role_id, secret_id)
     }
 
-    /// Writes a KV v2 secret at `secret/data/<path>` with the root token.
-    pub async fn kv_put(&self, path: &str, data: Value) {
+    /// After a restart (dev mode starts empty): the test policy, AppRole and `role` again,
+    /// with the same role id and secret id, as an operator restoring Vault would.
+    pub async fn restore_approle(&self, role: &str, role_id: &str, secret_id: &str) {
+        self.write_policy("vaultgate-test-broad", super::gate::BROAD_VAULT_POLICY)
+            .await;
+        self.enable_approle().await;
+        self.approle(role, &["vaultgate-test-broad"]).await;
         self.root(
             "POST",
-            &format!("secret/data/{path}"),
-            Some(json!({ "data": data })),
+            &format!("auth/approle/role/{role}/role-id"),
+            Some(json!({ "role_id": role_id })),
         )
         .await;
+        self.root(
+            "POST",
+            &format!("auth/approle/role/{role}/custom-secret-id"),
+            Some(json!({ "secret_id": secret_id.trim() })),
+        )
+        .await;
+    }
+
+    /// Writes a KV v2 secret at `secret/data/<path>` with the root token.
+    pub async fn kv_put(&self, path: &str, data: Value) {
+        let target = format!("secret/data/{path}");
+        let body = json!({ "data": data });
+        // A fresh dev server upgrades `secret/` to KV v2 in the background and answers 400
+        // meanwhile: retry through that window (bounded), fail on anything else.
+        for _ in 0..50 {
+            let (status, v) = self.api("POST", &target, Some(body.clone()), "root").await;
+            if status < 300 {
+                return;
+            }
+            assert!(
+                status == 400 && v.to_string().contains("Upgrading from non-versioned"),
+                "POST {target}: {status} {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("POST {target}: KV upgrade did not finish within 5 s");
     }
 
     /// Runs the `bao` CLI with a clean environment plus `envs`. Async, so that a vaultgate

@@ -1,0 +1,145 @@
+//! `/readyz`: ready only when the policy set is loaded, Vault answers `sys/health` as an
+//! active (or standby) node, no lockdown is in force, and every service holds a token Vault
+//! still accepts. The body names each check and why it failed.
+
+use std::time::Duration;
+
+use http::Method;
+use serde_json::{json, Map, Value};
+use tokio::task::JoinSet;
+
+use super::AdminState;
+use crate::vault::auth::{self, TokenCall, TokenCheck};
+
+/// The whole check is bounded so an orchestrator's probe gets an answer, not a hang.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub(super) struct Report {
+    pub ready: bool,
+    pub body: Value,
+}
+
+fn pass(detail: Value) -> Value {
+    let mut v = json!({ "ok": true });
+    merge(&mut v, detail);
+    v
+}
+
+fn fail(error: impl Into<String>) -> Value {
+    json!({ "ok": false, "error": error.into() })
+}
+
+fn merge(into: &mut Value, detail: Value) {
+    if let (Some(a), Value::Object(b)) = (into.as_object_mut(), detail) {
+        a.extend(b);
+    }
+}
+
+pub(super) async fn check(state: &AdminState) -> Report {
+    let mut checks = Map::new();
+    // A store exists only once a policy set loaded; a rejected reload keeps the last good
+    // set in force, so it is reported but does not make vaultgate unready.
+    let p = state.policies.status();
+    checks.insert(
+        "policies".into(),
+        pass(json!({ "digest": p.digest, "last_reload_error": p.last_error })),
+    );
+    checks.insert(
+        "lockdown".into(),
+        if *state.lockdown.borrow() {
+            fail("lockdown in force: every request is refused (POST /unlock)")
+        } else {
+            pass(json!({}))
+        },
+    );
+    let vault = tokio::time::timeout(CHECK_TIMEOUT, vault_health(state))
+        .await
+        .unwrap_or_else(|_| fail(format!("no answer within {CHECK_TIMEOUT:?}")));
+    let vault_ok = vault["ok"] == true;
+    checks.insert("vault".into(), vault);
+    let tokens = if vault_ok {
+        tokio::time::timeout(CHECK_TIMEOUT, service_tokens(state))
+            .await
+            .unwrap_or_else(|_| fail(format!("no answer within {CHECK_TIMEOUT:?}")))
+    } else {
+        fail("not checked: Vault is not reachable")
+    };
+    checks.insert("tokens".into(), tokens);
+    let failing: Vec<String> = checks
+        .iter()
+        .filter(|(_, v)| v["ok"] != true)
+        .map(|(k, _)| k.clone())
+        .collect();
+    Report {
+        ready: failing.is_empty(),
+        body: json!({ "ready": failing.is_empty(), "failing": failing, "checks": checks }),
+    }
+}
+
+/// `sys/health` with standbys counted as serving (they forward to the active node); sealed,
+/// uninitialized or unreachable is not ready.
+async fn vault_health(state: &AdminState) -> Value {
+    let target = "/v1/sys/health?standbyok=true&perfstandbyok=true";
+    match state
+        .upstream
+        .call_json(Method::GET, target, "", None, None)
+        .await
+    {
+        Ok((status, body)) if status.is_success() => pass(json!({
+            "version": body["version"],
+        })),
+        Ok((status, body)) => {
+            let why = if body["sealed"] == true {
+                "sealed"
+            } else if body["initialized"] == false {
+                "not initialized"
+            } else {
+                "not serving"
+            };
+            fail(format!("sys/health answered {}: {why}", status.as_u16()))
+        }
+        Err(e) => fail(e.to_string()),
+    }
+}
+
+/// Every service's token, looked up with `lookup-self` (concurrently). A token Vault
+/// refuses is reported to its renewer, which logs in again, so readiness returns on its own
+/// instead of waiting for the next renewal while no traffic arrives.
+async fn service_tokens(state: &AdminState) -> Value {
+    let mut lookups = JoinSet::new();
+    for p in state.principals.iter().filter(|p| p.service) {
+        let (p, upstream) = (p.clone(), state.upstream.clone());
+        lookups.spawn(async move {
+            let Some(token) = p.cell.current() else {
+                let why = p
+                    .cell
+                    .status()
+                    .last_error
+                    .unwrap_or_else(|| "not logged in yet".into());
+                return (p.name, fail(format!("no token: {why}")));
+            };
+            let verdict =
+                match auth::token_call(&upstream, &p.namespace, &token, TokenCall::Lookup).await {
+                    Ok(TokenCheck::Valid { .. }) => pass(json!({})),
+                    Ok(TokenCheck::Rejected { status, errors }) => {
+                        let cell = p.cell.clone();
+                        tokio::spawn(async move { cell.rejected(&token).await });
+                        fail(format!(
+                            "Vault refused the token ({status}: {errors}); logging in again"
+                        ))
+                    }
+                    Err(e) => fail(format!("cannot check the token: {e}")),
+                };
+            (p.name, verdict)
+        });
+    }
+    let mut each = Map::new();
+    while let Some(done) = lookups.join_next().await {
+        if let Ok((name, verdict)) = done {
+            each.insert(name, verdict);
+        }
+    }
+    let ok = each.values().all(|v| v["ok"] == true);
+    json!({ "ok": ok, "services": each })
+}
