@@ -2,6 +2,8 @@
 //! appear only as HMAC-SHA256 under a per-installation key; the writer thread owns the sinks,
 //! and a request's answer waits until its record was accepted (fail closed).
 
+mod file;
+mod network;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +16,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+pub use file::{numbered as rotated_path, FileSinkConfig, Fsync};
+pub use network::{NetworkSinkConfig, NetworkTarget};
 pub use writer::SinkConfig;
 
 /// Bumped whenever a field changes meaning or disappears (docs/audit.md).

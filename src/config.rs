@@ -1,6 +1,7 @@
 //! Configuration: `vaultgate.toml` -> raw serde types (unknown keys refused) -> a validated
 //! `Config` whose every error names the file, the key and what is wrong.
 
+mod audit;
 mod principal;
 mod raw;
 
@@ -148,7 +149,7 @@ impl Validator<'_> {
         }
     }
 
-    fn path(&self, p: &Path) -> PathBuf {
+    pub(super) fn path(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_owned()
         } else {
@@ -265,32 +266,7 @@ impl Validator<'_> {
                 )?,
             },
         };
-        let audit = match raw.audit {
-            None => AuditConfig {
-                sinks: Vec::new(),
-                hmac_key_file: self.base.join("audit-hmac.key"),
-                fail_closed: true,
-            },
-            Some(a) => {
-                let mut sinks = Vec::new();
-                if let Some(f) = a.file {
-                    sinks.push(crate::audit::SinkConfig::File(self.path(&f)));
-                }
-                if a.stdout {
-                    sinks.push(crate::audit::SinkConfig::Stdout);
-                }
-                if sinks.is_empty() {
-                    return Err(self.err("audit", "set file = \"...\" and/or stdout = true"));
-                }
-                AuditConfig {
-                    sinks,
-                    hmac_key_file: a
-                        .hmac_key_file
-                        .map_or_else(|| self.base.join("audit-hmac.key"), |k| self.path(&k)),
-                    fail_closed: a.fail_closed.unwrap_or(true),
-                }
-            }
-        };
+        let audit = self.audit(raw.audit)?;
         Ok(Config {
             file: self.file.to_owned(),
             audit,
