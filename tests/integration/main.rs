@@ -8,6 +8,8 @@
 mod support;
 
 mod audit;
+mod audit_load;
+mod audit_sinks;
 mod clients;
 mod conformance;
 mod conformance_gen;
