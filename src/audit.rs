@@ -113,6 +113,8 @@ pub struct Auditor {
     ids: Arc<AtomicU64>,
     id_prefix: Arc<str>,
     reopen: Arc<std::sync::atomic::AtomicBool>,
+    /// The network sinks' spills, watched by `flush` at shutdown.
+    spills: Arc<[network::SpillHandle]>,
 }
 
 impl std::fmt::Debug for Auditor {
@@ -139,12 +141,12 @@ impl Auditor {
     ) -> Result<Auditor, AuditError> {
         let key = load_or_create_key(key_file)?;
         let reopen = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let tx = if sinks.is_empty() {
-            None
+        let (tx, spills) = if sinks.is_empty() {
+            (None, Vec::new())
         } else {
             let (tx, rx) = mpsc::channel(QUEUE);
-            writer::spawn(sinks.to_vec(), rx, reopen.clone())?;
-            Some(tx)
+            let spills = writer::spawn(sinks.to_vec(), rx, reopen.clone())?;
+            (Some(tx), spills)
         };
         let mut prefix = [0u8; 4];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut prefix).map_err(
@@ -160,6 +162,7 @@ impl Auditor {
             ids: Arc::new(AtomicU64::new(0)),
             id_prefix: hex(&prefix).into(),
             reopen,
+            spills: spills.into(),
         })
     }
 
@@ -172,6 +175,7 @@ impl Auditor {
             ids: Arc::new(AtomicU64::new(0)),
             id_prefix: "0".into(),
             reopen: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            spills: Arc::new([]),
         }
     }
 
@@ -216,6 +220,29 @@ impl Auditor {
         .await
         .unwrap_or(false);
         sent || !self.fail_closed
+    }
+
+    /// At shutdown: waits until every record queued so far was written and the network
+    /// sinks' collectors took their spills, for at most `limit`. `false` if time ran out.
+    pub async fn flush(&self, limit: Duration) -> bool {
+        let Some(tx) = &self.tx else { return true };
+        let flushed = tokio::time::timeout(limit, async {
+            let (accepted, answer) = oneshot::channel();
+            let marker = Entry {
+                line: Vec::new(),
+                accepted: Some(accepted),
+            };
+            if tx.send(marker).await.is_err() || answer.await.is_err() {
+                return false;
+            }
+            // Bounded by the timeout around it.
+            while !self.spills.iter().all(network::SpillHandle::is_empty) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            true
+        })
+        .await;
+        flushed.unwrap_or(false)
     }
 
     /// Records a lifecycle event without waiting (the event has no caller to hold back).

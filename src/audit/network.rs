@@ -58,6 +58,20 @@ struct Spill {
 
 type Shared = Arc<(Mutex<Spill>, Condvar)>;
 
+/// Read-only view of a network sink's spill.
+#[derive(Debug, Clone)]
+pub(super) struct SpillHandle(Shared);
+
+impl SpillHandle {
+    pub(super) fn is_empty(&self) -> bool {
+        let (lock, _) = &*self.0;
+        lock.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bytes
+            .is_empty()
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct NetworkSink {
     shared: Shared,
@@ -84,6 +98,11 @@ impl NetworkSink {
 
     pub(super) fn name(&self) -> String {
         self.config.target.to_string()
+    }
+
+    /// A handle to see, at shutdown, whether the collector has taken everything.
+    pub(super) fn spill(&self) -> SpillHandle {
+        SpillHandle(self.shared.clone())
     }
 
     /// Accepts the batch into the spill, or refuses it whole when the spill is full.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::file::{FileSink, FileSinkConfig};
-use super::network::{NetworkSink, NetworkSinkConfig};
+use super::network::{NetworkSink, NetworkSinkConfig, SpillHandle};
 use super::{AuditError, Entry};
 
 /// Where records go. Several at once: a record is accepted when at least one took it.
@@ -57,7 +57,7 @@ pub(super) fn spawn(
     configs: Vec<SinkConfig>,
     mut rx: mpsc::Receiver<Entry>,
     reopen: Arc<AtomicBool>,
-) -> Result<(), AuditError> {
+) -> Result<Vec<SpillHandle>, AuditError> {
     let mut sinks = Vec::new();
     for c in configs {
         let name = match &c {
@@ -72,6 +72,13 @@ pub(super) fn spawn(
         };
         sinks.push(sink.map_err(|source| AuditError::Sink { sink: name, source })?);
     }
+    let spills = sinks
+        .iter()
+        .filter_map(|s| match s {
+            Sink::Network(n) => Some(n.spill()),
+            _ => None,
+        })
+        .collect();
     std::thread::Builder::new()
         .name("audit-writer".into())
         .spawn(move || {
@@ -113,5 +120,5 @@ pub(super) fn spawn(
             sink: "writer thread".into(),
             source,
         })?;
-    Ok(())
+    Ok(spills)
 }

@@ -254,7 +254,9 @@ async fn no_sink_and_no_log_carries_a_secret() {
     for _ in 0..100 {
         network_text = collector.lines().join("\n");
         let recorded = request_ids(network_text.lines());
-        if ids.iter().all(|id| recorded.contains_key(id)) {
+        if ids.iter().all(|id| recorded.contains_key(id))
+            && network_text.contains(r#""name":"shutdown""#)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -270,6 +272,8 @@ async fn no_sink_and_no_log_carries_a_secret() {
         // The readiness poll's requests are recorded too: at least ours, each exactly once.
         assert!(recorded.values().all(|n| *n == 1), "{sink}");
         assert!(ids.iter().all(|id| recorded.contains_key(id)), "{sink}");
+        // Flushed before exit: the last event reached every sink too.
+        assert!(text.contains(r#""name":"shutdown""#), "{sink}");
     }
     assert!(!stderr_text.is_empty(), "the logs were not captured");
     let secrets = [
