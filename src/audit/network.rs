@@ -82,6 +82,9 @@ pub(super) struct NetworkSink {
 const CHUNK: usize = 256 * 1024;
 const BACKOFF_START: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// A collector that stops reading without closing is given up on (and reconnected) after
+/// this, rather than holding the shipper forever while the spill fills.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// After the writer is gone, delivery of the rest is tried for this long.
 const DRAIN_ON_CLOSE: Duration = Duration::from_secs(10);
 
@@ -140,9 +143,14 @@ impl Conn {
             NetworkTarget::Tcp(a) => {
                 let s = TcpStream::connect(a)?;
                 s.set_nodelay(true)?;
+                s.set_write_timeout(Some(WRITE_TIMEOUT))?;
                 Conn::Tcp(s)
             }
-            NetworkTarget::Unix(p) => Conn::Unix(UnixStream::connect(p)?),
+            NetworkTarget::Unix(p) => {
+                let s = UnixStream::connect(p)?;
+                s.set_write_timeout(Some(WRITE_TIMEOUT))?;
+                Conn::Unix(s)
+            }
         })
     }
 
@@ -221,7 +229,10 @@ fn ship(shared: &Shared, target: &NetworkTarget) {
                     return;
                 }
             }
-            spill.bytes.iter().take(CHUNK).copied().collect()
+            let (front, back) = spill.bytes.as_slices();
+            let mut chunk = front[..front.len().min(CHUNK)].to_vec();
+            chunk.extend_from_slice(&back[..back.len().min(CHUNK - chunk.len())]);
+            chunk
         };
         if conn.as_mut().is_some_and(Conn::peer_closed) {
             conn = None;
