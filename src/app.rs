@@ -360,6 +360,11 @@ impl App {
         drain_tasks(&mut self.tasks).await;
         self.auditor
             .event(AuditRecord::event("shutdown", json!({ "clean": true })));
+        // The process exits after this: the writer thread and the network shipper get a
+        // bounded time to deliver what was accepted.
+        if !self.auditor.flush(DRAIN).await {
+            tracing::error!("audit records not delivered to every sink before exit");
+        }
     }
 }
 

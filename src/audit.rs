@@ -2,6 +2,8 @@
 //! appear only as HMAC-SHA256 under a per-installation key; the writer thread owns the sinks,
 //! and a request's answer waits until its record was accepted (fail closed).
 
+mod file;
+mod network;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +16,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+pub use file::{numbered as rotated_path, FileSinkConfig, Fsync};
+pub use network::{NetworkSinkConfig, NetworkTarget};
 pub use writer::SinkConfig;
 
 /// Bumped whenever a field changes meaning or disappears (docs/audit.md).
@@ -111,6 +115,8 @@ pub struct Auditor {
     reopen: Arc<std::sync::atomic::AtomicBool>,
     /// Records and events that no sink accepted or the queue refused (for metrics).
     failures: Arc<AtomicU64>,
+    /// The network sinks' spills, watched by `flush` at shutdown.
+    spills: Arc<[network::SpillHandle]>,
 }
 
 impl std::fmt::Debug for Auditor {
@@ -137,12 +143,12 @@ impl Auditor {
     ) -> Result<Auditor, AuditError> {
         let key = load_or_create_key(key_file)?;
         let reopen = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let tx = if sinks.is_empty() {
-            None
+        let (tx, spills) = if sinks.is_empty() {
+            (None, Vec::new())
         } else {
             let (tx, rx) = mpsc::channel(QUEUE);
-            writer::spawn(sinks.to_vec(), rx, reopen.clone())?;
-            Some(tx)
+            let spills = writer::spawn(sinks.to_vec(), rx, reopen.clone())?;
+            (Some(tx), spills)
         };
         let mut prefix = [0u8; 4];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut prefix).map_err(
@@ -159,6 +165,7 @@ impl Auditor {
             id_prefix: hex(&prefix).into(),
             reopen,
             failures: Arc::default(),
+            spills: spills.into(),
         })
     }
 
@@ -172,6 +179,7 @@ impl Auditor {
             id_prefix: "0".into(),
             reopen: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             failures: Arc::default(),
+            spills: Arc::new([]),
         }
     }
 
@@ -189,7 +197,10 @@ impl Auditor {
     /// `hmac-sha256:<hex>` of a secret, for correlation without disclosure (as Vault does).
     pub fn hmac(&self, secret: &str) -> String {
         let tag = hmac::sign(&self.key, secret.as_bytes());
-        format!("hmac-sha256:{}", hex(tag.as_ref()))
+        let mut out = String::with_capacity(12 + 64);
+        out.push_str("hmac-sha256:");
+        out.push_str(&hex(tag.as_ref()));
+        out
     }
 
     /// Asks file sinks to reopen their files (after logrotate moved them; SIGHUP).
@@ -230,6 +241,29 @@ impl Auditor {
         sent || !self.fail_closed
     }
 
+    /// At shutdown: waits until every record queued so far was written and the network
+    /// sinks' collectors took their spills, for at most `limit`. `false` if time ran out.
+    pub async fn flush(&self, limit: Duration) -> bool {
+        let Some(tx) = &self.tx else { return true };
+        let flushed = tokio::time::timeout(limit, async {
+            let (accepted, answer) = oneshot::channel();
+            let marker = Entry {
+                line: Vec::new(),
+                accepted: Some(accepted),
+            };
+            if tx.send(marker).await.is_err() || answer.await.is_err() {
+                return false;
+            }
+            // Bounded by the timeout around it.
+            while !self.spills.iter().all(network::SpillHandle::is_empty) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            true
+        })
+        .await;
+        flushed.unwrap_or(false)
+    }
+
     /// Records a lifecycle event without waiting (the event has no caller to hold back).
     pub fn event(&self, record: AuditRecord) {
         let Some(tx) = &self.tx else { return };
@@ -249,8 +283,15 @@ impl Auditor {
     }
 }
 
+/// Lower-case hex; per request (the token HMAC), so without a `format!` per byte.
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// Reads the 32-byte key, or creates it (mode 0600) from the system's randomness.
@@ -295,5 +336,6 @@ mod tests {
         assert!(tag.starts_with("hmac-sha256:") && !tag.contains("secret"));
         assert_eq!(tag, b.hmac("s.secret-token"));
         assert_ne!(a.next_request_id(), a.next_request_id());
+        assert_eq!(hex(&[0x00, 0x9f, 0xa0, 0xff]), "009fa0ff");
     }
 }

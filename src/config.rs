@@ -2,6 +2,7 @@
 //! `Config` whose every error names the file, the key and what is wrong.
 
 mod admin;
+mod audit;
 mod cache;
 mod principal;
 mod raw;
@@ -155,7 +156,7 @@ impl Validator<'_> {
         }
     }
 
-    fn path(&self, p: &Path) -> PathBuf {
+    pub(super) fn path(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_owned()
         } else {
@@ -273,32 +274,7 @@ impl Validator<'_> {
             },
         };
         let cache = self.cache(raw.cache)?;
-        let audit = match raw.audit {
-            None => AuditConfig {
-                sinks: Vec::new(),
-                hmac_key_file: self.base.join("audit-hmac.key"),
-                fail_closed: true,
-            },
-            Some(a) => {
-                let mut sinks = Vec::new();
-                if let Some(f) = a.file {
-                    sinks.push(crate::audit::SinkConfig::File(self.path(&f)));
-                }
-                if a.stdout {
-                    sinks.push(crate::audit::SinkConfig::Stdout);
-                }
-                if sinks.is_empty() {
-                    return Err(self.err("audit", "set file = \"...\" and/or stdout = true"));
-                }
-                AuditConfig {
-                    sinks,
-                    hmac_key_file: a
-                        .hmac_key_file
-                        .map_or_else(|| self.base.join("audit-hmac.key"), |k| self.path(&k)),
-                    fail_closed: a.fail_closed.unwrap_or(true),
-                }
-            }
-        };
+        let audit = self.audit(raw.audit)?;
         let admin = raw.admin.map(|a| self.admin(a)).transpose()?;
         Ok(Config {
             file: self.file.to_owned(),

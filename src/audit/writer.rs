@@ -1,69 +1,53 @@
 //! The audit writer: one thread that owns the sinks, writes records in batches, and tells
 //! each waiting request whether at least one sink accepted its record.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::file::{FileSink, FileSinkConfig};
+use super::network::{NetworkSink, NetworkSinkConfig, SpillHandle};
 use super::{AuditError, Entry};
 
-/// Where records go.
+/// Where records go. Several at once: a record is accepted when at least one took it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkConfig {
-    /// Appended to; reopened on SIGHUP (logrotate) and after a failed write.
-    File(PathBuf),
+    /// Appended to; reopened on SIGHUP (logrotate) and after a failed write; optionally
+    /// rotated by size.
+    File(FileSinkConfig),
     Stdout,
+    /// JSON lines to a collector, through a bounded spill.
+    Network(NetworkSinkConfig),
 }
 
 enum Sink {
-    File { path: PathBuf, file: Option<File> },
+    File(FileSink),
     Stdout,
+    Network(NetworkSink),
 }
 
 impl Sink {
     fn name(&self) -> String {
         match self {
-            Sink::File { path, .. } => path.display().to_string(),
+            Sink::File(f) => f.name(),
             Sink::Stdout => "stdout".to_owned(),
+            Sink::Network(n) => n.name(),
         }
     }
 
     fn write(&mut self, batch: &[u8]) -> std::io::Result<()> {
         match self {
             Sink::Stdout => {
+                use std::io::Write;
                 let mut out = std::io::stdout().lock();
                 out.write_all(batch)?;
                 out.flush()
             }
-            Sink::File { path, file } => {
-                if file.is_none() {
-                    *file = Some(open(path)?);
-                }
-                let result = match file.as_mut() {
-                    Some(f) => f.write_all(batch).and_then(|()| f.flush()),
-                    None => Ok(()),
-                };
-                if result.is_err() {
-                    // Reopen next time: the file may have been replaced or the disk freed.
-                    *file = None;
-                }
-                result
-            }
+            Sink::File(f) => f.write(batch),
+            Sink::Network(n) => n.write(batch),
         }
     }
-}
-
-fn open(path: &PathBuf) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
 }
 
 /// At most this many records are written in one batch.
@@ -73,24 +57,28 @@ pub(super) fn spawn(
     configs: Vec<SinkConfig>,
     mut rx: mpsc::Receiver<Entry>,
     reopen: Arc<AtomicBool>,
-) -> Result<(), AuditError> {
+) -> Result<Vec<SpillHandle>, AuditError> {
     let mut sinks = Vec::new();
     for c in configs {
-        sinks.push(match c {
-            SinkConfig::Stdout => Sink::Stdout,
-            SinkConfig::File(path) => {
-                // Opened now so that a wrong path stops startup with a clear error.
-                let file = open(&path).map_err(|source| AuditError::Sink {
-                    sink: path.display().to_string(),
-                    source,
-                })?;
-                Sink::File {
-                    path,
-                    file: Some(file),
-                }
-            }
-        });
+        let name = match &c {
+            SinkConfig::File(f) => f.path.display().to_string(),
+            SinkConfig::Stdout => "stdout".into(),
+            SinkConfig::Network(n) => n.target.to_string(),
+        };
+        let sink = match c {
+            SinkConfig::Stdout => Ok(Sink::Stdout),
+            SinkConfig::File(f) => FileSink::open(f).map(Sink::File),
+            SinkConfig::Network(n) => NetworkSink::start(n).map(Sink::Network),
+        };
+        sinks.push(sink.map_err(|source| AuditError::Sink { sink: name, source })?);
     }
+    let spills = sinks
+        .iter()
+        .filter_map(|s| match s {
+            Sink::Network(n) => Some(n.spill()),
+            _ => None,
+        })
+        .collect();
     std::thread::Builder::new()
         .name("audit-writer".into())
         .spawn(move || {
@@ -106,8 +94,8 @@ pub(super) fn spawn(
                 }
                 if reopen.swap(false, Ordering::Relaxed) {
                     for sink in &mut sinks {
-                        if let Sink::File { file, .. } = sink {
-                            *file = None;
+                        if let Sink::File(f) = sink {
+                            f.reopen();
                         }
                     }
                 }
@@ -132,5 +120,5 @@ pub(super) fn spawn(
             sink: "writer thread".into(),
             source,
         })?;
-    Ok(())
+    Ok(spills)
 }

@@ -39,6 +39,13 @@ pub struct RawAudit {
     pub stdout: bool,
     pub hmac_key_file: Option<PathBuf>,
     pub fail_closed: Option<bool>,
+    /// `tcp://host:port` or `unix:/path`: JSON lines to a SIEM collector.
+    pub network: Option<String>,
+    pub spill_bytes: Option<usize>,
+    pub rotate_bytes: Option<u64>,
+    pub rotate_keep: Option<usize>,
+    pub fsync: Option<String>,
+    pub fsync_interval: Option<RawDuration>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -155,6 +155,58 @@ fn refusals_name_file_key_and_problem() {
 }
 
 #[test]
+fn audit_sinks_and_their_refusals() {
+    let d = Dir::new();
+    let with = |audit: &str| d.parse(&format!("{GOOD}\n[audit]\n{audit}\n"));
+    let c = with(
+        "file = \"a.jsonl\"\nstdout = true\nnetwork = \"tcp://127.0.0.1:6000\"\n\
+         rotate_bytes = 1000\nfsync = \"interval\"\nfsync_interval = \"250ms\"",
+    )
+    .unwrap();
+    assert_eq!(c.audit.sinks.len(), 3);
+    match &c.audit.sinks[0] {
+        crate::audit::SinkConfig::File(f) => {
+            assert_eq!(f.rotate_bytes, Some(1000));
+            assert_eq!(f.rotate_keep, 5);
+            assert_eq!(
+                f.fsync,
+                crate::audit::Fsync::Interval(Duration::from_millis(250))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let cases = [
+        (
+            "network = \"udp://x:1\"",
+            "audit.network: \"udp://x:1\" is not",
+        ),
+        ("file = \"a\"\nfsync = \"sometimes\"", "audit.fsync:"),
+        (
+            "stdout = true\nrotate_bytes = 10",
+            "audit.rotate_bytes: applies",
+        ),
+        ("file = \"a\"\nrotate_keep = 2", "audit.rotate_keep: needs"),
+        (
+            "stdout = true\nspill_bytes = 10",
+            "audit.spill_bytes: applies",
+        ),
+        (
+            "file = \"a\"\nfsync_interval = 1",
+            "audit.fsync_interval: needs",
+        ),
+        ("file = \"a\"\nrotate = 1", "unknown field `rotate`"),
+    ];
+    for (audit, expected) in cases {
+        let msg = message(with(audit));
+        assert!(msg.contains("vaultgate.toml"), "{msg} should name the file");
+        assert!(
+            msg.contains(expected),
+            "{msg:?} should contain {expected:?}"
+        );
+    }
+}
+
+#[test]
 fn durations() {
     assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
     assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));

@@ -407,10 +407,7 @@ async fn metrics_parse_and_count_requests_under_a_small_load() {
         20.0
     );
     // The read cache: one upstream read for the 15 allowed ones.
-    assert_eq!(
-        moved("vaultgate_upstream_duration_seconds_count", &[]),
-        1.0
-    );
+    assert_eq!(moved("vaultgate_upstream_duration_seconds_count", &[]), 1.0);
     assert_eq!(moved("vaultgate_cache_misses_total", &[]), 1.0);
     let principal = [("principal", "acme/billing")];
     assert_eq!(sample(&after, "vaultgate_token_held", &principal), 1.0);

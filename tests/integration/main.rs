@@ -9,6 +9,8 @@ mod support;
 
 mod admin;
 mod audit;
+mod audit_load;
+mod audit_sinks;
 mod cache;
 mod clients;
 mod conformance;

@@ -1,5 +1,6 @@
 //! Test support: a real OpenBao, the dev PKI, and vaultgate started in-process.
 
+pub mod collector;
 pub mod gate;
 pub mod openbao;
 pub mod pki;
