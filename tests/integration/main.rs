@@ -12,6 +12,7 @@ mod clients;
 mod conformance;
 mod conformance_gen;
 mod core_flow;
+mod faults;
 mod jwt;
 mod leaks;
 mod limits;

@@ -95,6 +95,24 @@ impl OpenBao {
         );
     }
 
+    /// Freezes the server (SIGSTOP): connections are accepted by the kernel, nothing answers.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
     async fn wait_healthy(&mut self, limit: Duration) -> bool {
         let started = Instant::now();
         while started.elapsed() < limit {
@@ -215,6 +233,29 @@ impl OpenBao {
             .unwrap()
             .to_owned();
         (role_id, secret_id)
+    }
+
+    /// Re-creates `role` with the given role and secret ids (after a dev-mode restart).
+    pub async fn restore_approle(
+        &self,
+        role: &str,
+        policies: &[&str],
+        role_id: &str,
+        secret_id: &str,
+    ) {
+        self.approle(role, policies).await;
+        self.root(
+            "POST",
+            &format!("auth/approle/role/{role}/role-id"),
+            Some(json!({ "role_id": role_id.trim() })),
+        )
+        .await;
+        self.root(
+            "POST",
+            &format!("auth/approle/role/{role}/custom-secret-id"),
+            Some(json!({ "secret_id": secret_id.trim() })),
+        )
+        .await;
     }
 
     /// Writes a KV v2 secret at `secret/data/<path>` with the root token.
