@@ -121,7 +121,9 @@ impl OpenBao {
             }
             let url = format!("{}/v1/sys/health", self.addr());
             if let Ok(r) = self.http.get(&url).send().await {
-                if r.status() == 200 {
+                // A parallel test's server may have taken the port first and be the one
+                // answering: only a listener owned by our own child counts.
+                if r.status() == 200 && listens(self.child.id(), self.port) {
                     return true;
                 }
             }
@@ -282,6 +284,25 @@ impl OpenBao {
             .await
             .expect("run bao CLI")
     }
+}
+
+/// Whether process `pid` holds the loopback listening socket on `port` (Linux /proc).
+fn listens(pid: u32, port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    // local_address is hex `IP:PORT`; state 0A is LISTEN; inode is the tenth column.
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() > 9 && f[3] == "0A" && f[1].ends_with(&format!(":{port:04X}")))
+        .map(|f| format!("socket:[{}]", f[9]))
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(Result::ok)
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .any(|link| inodes.iter().any(|i| link.to_str() == Some(i.as_str())))
 }
 
 fn spawn_server(dir: &Path, port: u16) -> Child {
