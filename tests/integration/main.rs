@@ -13,6 +13,7 @@ mod conformance;
 mod conformance_gen;
 mod core_flow;
 mod faults;
+mod fuzz_regressions;
 mod jwt;
 mod leaks;
 mod limits;
