@@ -13,3 +13,10 @@ cargo run --locked --quiet -- policy check policies
 # checked against the files it names and the demo's config (installs docker-compose if missing).
 scripts/check-compose.sh
 cargo test --locked
+# Time-boxed fuzzing (30 s per target, tools installed when missing) runs in CI only: from a
+# clean machine the nightly toolchain, cargo-fuzz and the sanitizer build of the fuzz crate add
+# about ten minutes, which would double a local run but fits CI's budget. `.ci/run` sets
+# VAULTGATE_FUZZ=1 (so does any CI that sets CI=true); VAULTGATE_FUZZ=0 turns it off.
+if [[ "${VAULTGATE_FUZZ:-${CI:-0}}" =~ ^(1|true)$ ]]; then
+  scripts/fuzz.sh --ci
+fi

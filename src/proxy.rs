@@ -27,7 +27,7 @@ use crate::config::Limits;
 use crate::identity::Caller;
 use crate::metrics::Metrics;
 use crate::policy::PolicyStore;
-use crate::upstream::Upstream;
+use crate::upstream::{Upstream, VaultBody};
 use crate::vault::operation::{Operation, Verb};
 use crate::vault::renewer::TokenCell;
 use crate::vault::token::Token;
@@ -242,7 +242,7 @@ impl Proxy {
         exchange: &mut Exchange,
         caller: &Caller,
         op: &Operation,
-    ) -> Result<(Response<Incoming>, Option<Arc<Token>>), ProxyError> {
+    ) -> Result<(Response<VaultBody>, Option<Arc<Token>>), ProxyError> {
         let token = if UNAUTHENTICATED.contains(&op.full_path.as_str()) {
             None
         } else {
@@ -336,13 +336,14 @@ impl Proxy {
 /// Vault's answer as it streams, without connection headers and with the token masked.
 fn relay<B>(upstream: Response<B>, token: Option<Arc<Token>>) -> Response<ProxyBody>
 where
-    B: http_body::Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BodyError>,
 {
     let (mut parts, body) = upstream.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     let body = match token {
-        Some(t) => Scrub::new(body, t).map_err(BodyError::from).boxed_unsync(),
-        None => body.map_err(BodyError::from).boxed_unsync(),
+        Some(t) => Scrub::new(body, t).map_err(Into::into).boxed_unsync(),
+        None => body.map_err(Into::into).boxed_unsync(),
     };
     Response::from_parts(parts, body)
 }

@@ -1,6 +1,8 @@
 //! `Upstream`: the pooled HTTP(S) client to Vault. It sends exactly the request it is given,
 //! never follows redirects (hyper has no redirect logic) and bounds every exchange in time.
 
+mod deadline;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +18,10 @@ use serde_json::Value;
 
 use crate::config::VaultConfig;
 use crate::vault::token::Token;
+pub use deadline::Deadline;
+
+/// Vault's answer body as the proxy receives it: bounded between chunks by the timeout.
+pub type VaultBody = Deadline<Incoming>;
 
 /// Why an exchange with Vault failed. Always the upstream's side, never the caller's.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +80,7 @@ impl Upstream {
     }
 
     /// Sends a request whose target is an origin-form `/v1/...` string; the response head
-    /// must arrive within the timeout (the body streams afterwards).
+    /// must arrive within the timeout, and then each piece of the body (it streams).
     pub async fn send(
         &self,
         method: Method,
@@ -82,7 +88,7 @@ impl Upstream {
         mut headers: http::HeaderMap,
         token: Option<&Token>,
         body: Bytes,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<Response<Deadline<Incoming>>, UpstreamError> {
         let uri = format!("{}{}", self.address, target);
         let mut req = Request::builder()
             .method(method)
@@ -99,7 +105,7 @@ impl Upstream {
         match tokio::time::timeout(self.timeout, self.client.request(req)).await {
             Err(_) => Err(UpstreamError::Timeout(self.timeout)),
             Ok(Err(e)) => Err(UpstreamError::Unreachable(error_chain(&e))),
-            Ok(Ok(resp)) => Ok(resp),
+            Ok(Ok(resp)) => Ok(resp.map(|body| Deadline::new(body, self.timeout))),
         }
     }
 

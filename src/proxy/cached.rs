@@ -10,16 +10,15 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Response};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use super::exchange::Exchange;
-use super::{mask_all, relay, strip_hop_by_hop, Proxy, ProxyBody, ProxyError};
+use super::{mask_all, relay, strip_hop_by_hop, BodyError, Proxy, ProxyBody, ProxyError};
 use crate::cache::{
     assess, follow, wiped_bytes, CacheStatus, CachedResponse, Flight, Keep, Lookup, Plan, Shared,
 };
 use crate::identity::Caller;
-use crate::upstream::UpstreamError;
+use crate::upstream::{UpstreamError, VaultBody};
 use crate::vault::operation::Operation;
 
 /// Whether the request was served from the cache: the header clients and tests read.
@@ -188,12 +187,13 @@ fn full(body: Bytes) -> ProxyBody {
 enum Collected {
     Whole(Vec<u8>),
     /// Over the entry limit: what was read so far and the rest, still streaming.
-    TooLarge(Vec<u8>, Incoming),
+    TooLarge(Vec<u8>, Pin<Box<VaultBody>>),
 }
 
 /// Reads Vault's answer into one buffer (so it can be wiped later), within the upstream
 /// timeout, up to the entry limit.
-async fn collect(mut body: Incoming, timeout: Duration) -> Result<Collected, ProxyError> {
+async fn collect(body: VaultBody, timeout: Duration) -> Result<Collected, ProxyError> {
+    let mut body = Box::pin(body);
     let deadline = Instant::now() + timeout;
     let mut buf = Vec::with_capacity(body.size_hint().exact().unwrap_or(1024).min(65536) as usize);
     loop {
@@ -219,18 +219,18 @@ pin_project_lite::pin_project! {
     struct Prefixed {
         prefix: Option<Bytes>,
         #[pin]
-        rest: Incoming,
+        rest: Pin<Box<VaultBody>>,
     }
 }
 
 impl Body for Prefixed {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.project();
         if let Some(prefix) = this.prefix.take() {
             return Poll::Ready(Some(Ok(Frame::data(prefix))));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::gate::Gate;
+use crate::support::gate::{Gate, BROAD_VAULT_POLICY};
 use crate::support::openbao::OpenBao;
 use crate::support::pki::Pki;
 
@@ -320,7 +320,11 @@ async fn readyz_follows_a_revoked_token_and_a_vault_outage_and_recovers() {
     // services logged in afresh.
     bao.restart().await;
     for (role, role_id, secret_id) in &ids {
-        bao.restore_approle(role, role_id, secret_id).await;
+        bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
+            .await;
+        bao.enable_approle().await;
+        bao.restore_approle(role, &["vaultgate-test-broad"], role_id, secret_id)
+            .await;
     }
     let (status, ready) = admin.ready_until(200, 200).await;
     assert_eq!(

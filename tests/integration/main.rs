@@ -17,6 +17,8 @@ mod conformance;
 mod conformance_gen;
 mod core_flow;
 mod docs;
+mod faults;
+mod fuzz_regressions;
 mod jwt;
 mod leaks;
 mod limits;

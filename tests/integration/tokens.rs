@@ -225,17 +225,6 @@ async fn the_proxy_recovers_from_a_vault_restart_and_backs_off_meanwhile() {
     let client = pki.client_for("acme/billing");
     let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
     assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
-    let (_, role) = bao
-        .api(
-            "GET",
-            "auth/approle/role/acme-billing/role-id",
-            None,
-            "root",
-        )
-        .await;
-    let role_id = role["data"]["role_id"].as_str().unwrap().to_owned();
-    let secret_file = gate_secret_id(&gate);
-
     bao.kill();
     let failures = gate.cells["acme/billing"].status().failures;
     let down = Instant::now();
@@ -270,35 +259,12 @@ async fn the_proxy_recovers_from_a_vault_restart_and_backs_off_meanwhile() {
     // Dev mode restarts empty: recreate the role with the same credentials, as an operator
     // restoring Vault would.
     bao.restart().await;
-    bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
-        .await;
-    bao.enable_approle().await;
-    bao.approle("acme-billing", &["vaultgate-test-broad"]).await;
-    bao.api(
-        "POST",
-        "auth/approle/role/acme-billing/role-id",
-        Some(json!({"role_id": role_id})),
-        "root",
-    )
-    .await;
-    let secret_id = std::fs::read_to_string(secret_file).unwrap();
-    bao.api(
-        "POST",
-        "auth/approle/role/acme-billing/custom-secret-id",
-        Some(json!({"secret_id": secret_id.trim()})),
-        "root",
-    )
-    .await;
+    gate.reseed(&bao).await;
     bao.kv_put("acme/billing/db", json!({"password": "pw"}))
         .await;
     let status = poll_status(&client, &url, 200, 200).await;
     assert_eq!(status, 200, "no recovery within 20 s of the restart");
     gate.stop().await;
-}
-
-/// The secret id file Gate wrote for acme/billing.
-fn gate_secret_id(gate: &Gate) -> std::path::PathBuf {
-    gate.dir().join("acme-billing.secret_id")
 }
 
 /// Tokens alive in OpenBao that carry the test services' Vault policy.

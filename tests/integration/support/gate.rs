@@ -62,8 +62,24 @@ impl Gate {
         policies: &Path,
         extra: &str,
     ) -> Gate {
+        let vault = Gate::default_vault(bao);
+        Gate::start_tuned(bao, pki, services, token_services, policies, &vault, extra).await
+    }
+
+    /// Like `start_with`, with the `[vault]` table's body given (address, timeouts), for
+    /// tests that put a relay in front of OpenBao or need short upstream timeouts.
+    pub async fn start_tuned(
+        bao: &OpenBao,
+        pki: &Pki,
+        services: &[&str],
+        token_services: &[(&str, &str)],
+        policies: &Path,
+        vault: &str,
+        extra: &str,
+    ) -> Gate {
         let (dir, config_file) =
-            Gate::write_config(bao, pki, services, token_services, policies, extra).await;
+            Gate::write_config_tuned(bao, pki, services, token_services, policies, vault, extra)
+                .await;
         Gate::start_file(dir, &config_file).await
     }
 
@@ -110,11 +126,47 @@ impl Gate {
         policies: &Path,
         extra: &str,
     ) -> (tempfile::TempDir, std::path::PathBuf) {
+        let vault = Gate::default_vault(bao);
+        Gate::write_config_tuned(bao, pki, services, token_services, policies, &vault, extra).await
+    }
+
+    /// The `[vault]` table body tests use unless they say otherwise.
+    pub fn default_vault(bao: &OpenBao) -> String {
+        format!("address = \"{}\"\ntimeout = \"10s\"\n", bao.addr())
+    }
+
+    async fn write_config_tuned(
+        bao: &OpenBao,
+        pki: &Pki,
+        services: &[&str],
+        token_services: &[(&str, &str)],
+        policies: &Path,
+        vault: &str,
+        extra: &str,
+    ) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
             .await;
         bao.enable_approle().await;
-        let mut toml = Gate::base_config(&bao.addr(), pki, policies);
+        let mut toml = format!(
+            r#"
+[vault]
+{vault}
+[[listener]]
+address = "127.0.0.1:0"
+tls_cert = "{cert}"
+tls_key = "{key}"
+client_ca = "{ca}"
+trust_domain = "vaultgate.test"
+
+[policies]
+dir = "{policies}"
+"#,
+            cert = pki.server_cert().display(),
+            key = pki.server_key().display(),
+            ca = pki.ca_cert().display(),
+            policies = policies.display(),
+        );
         for service in services {
             let role = service.replace('/', "-");
             let (role_id, secret_id) = bao.approle(&role, &["vaultgate-test-broad"]).await;
@@ -178,6 +230,24 @@ dir = "{policies}"
     /// The folder with the generated config and credential files.
     pub fn dir(&self) -> &Path {
         self._dir.path()
+    }
+
+    /// Restores every AppRole service of this gate in a restarted (empty) dev OpenBao with
+    /// the same role and secret ids, as an operator restoring Vault would.
+    pub async fn reseed(&self, bao: &OpenBao) {
+        bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
+            .await;
+        bao.enable_approle().await;
+        for entry in std::fs::read_dir(self.dir()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "role_id") {
+                let role = path.file_stem().unwrap().to_str().unwrap().to_owned();
+                let role_id = std::fs::read_to_string(&path).unwrap();
+                let secret_id = std::fs::read_to_string(path.with_extension("secret_id")).unwrap();
+                bao.restore_approle(&role, &["vaultgate-test-broad"], &role_id, &secret_id)
+                    .await;
+            }
+        }
     }
 
     /// The token vaultgate currently holds for a service (tests prove it never leaks).

@@ -97,6 +97,24 @@ impl OpenBao {
         );
     }
 
+    /// Freezes the server (SIGSTOP): connections are accepted by the kernel, nothing answers.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
     async fn wait_healthy(&mut self, limit: Duration) -> bool {
         let started = Instant::now();
         while started.elapsed() < limit {
@@ -105,7 +123,9 @@ impl OpenBao {
             }
             let url = format!("{}/v1/sys/health", self.addr());
             if let Ok(r) = self.http.get(&url).send().await {
-                if r.status() == 200 {
+                // A parallel test's server may have taken the port first and be the one
+                // answering: only a listener owned by our own child counts.
+                if r.status() == 200 && listens(self.child.id(), self.port) {
                     return true;
                 }
             }
@@ -233,17 +253,19 @@ impl OpenBao {
         (role_id, secret_id)
     }
 
-    /// After a restart (dev mode starts empty): the test policy, AppRole and `role` again,
-    /// with the same role id and secret id, as an operator restoring Vault would.
-    pub async fn restore_approle(&self, role: &str, role_id: &str, secret_id: &str) {
-        self.write_policy("vaultgate-test-broad", super::gate::BROAD_VAULT_POLICY)
-            .await;
-        self.enable_approle().await;
-        self.approle(role, &["vaultgate-test-broad"]).await;
+    /// Re-creates `role` with the given role and secret ids (after a dev-mode restart).
+    pub async fn restore_approle(
+        &self,
+        role: &str,
+        policies: &[&str],
+        role_id: &str,
+        secret_id: &str,
+    ) {
+        self.approle(role, policies).await;
         self.root(
             "POST",
             &format!("auth/approle/role/{role}/role-id"),
-            Some(json!({ "role_id": role_id })),
+            Some(json!({ "role_id": role_id.trim() })),
         )
         .await;
         self.root(
@@ -288,6 +310,25 @@ impl OpenBao {
             .await
             .expect("run bao CLI")
     }
+}
+
+/// Whether process `pid` holds the loopback listening socket on `port` (Linux /proc).
+fn listens(pid: u32, port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    // local_address is hex `IP:PORT`; state 0A is LISTEN; inode is the tenth column.
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() > 9 && f[3] == "0A" && f[1].ends_with(&format!(":{port:04X}")))
+        .map(|f| format!("socket:[{}]", f[9]))
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(Result::ok)
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .any(|link| inodes.iter().any(|i| link.to_str() == Some(i.as_str())))
 }
 
 fn spawn_server(dir: &Path, port: u16) -> Child {

@@ -319,6 +319,24 @@ path "identity/+/x" { capabilities = ["read"] }
     ));
 }
 
+/// Regression (fuzz/http_front): `GET /v1/sys/health` with `X-Vault-Namespace:
+/// secret/data/acme/web` is forwarded as `/v1/secret/data/acme/web/sys/health` with the
+/// service's token, so it must be decided as that path, not waved through as health.
+#[test]
+fn health_in_a_namespace_is_an_ordinary_path() {
+    let set = one(r#"path "secret/data/acme/billing/*" { capabilities = ["read"] }"#);
+    for (verb, path) in [
+        (Verb::Read, "sys/health"),
+        (Verb::Head, "sys/health"),
+        (Verb::Read, "sys/seal-status"),
+    ] {
+        let mut op = op(verb, path);
+        op.namespace = "secret/data/acme/web".to_owned();
+        op.full_path = format!("secret/data/acme/web/{path}");
+        assert!(!decide(&set, &op).allowed, "{verb:?} {path} in a namespace");
+    }
+}
+
 #[test]
 fn sensitive_paths_are_relative_to_the_namespace() {
     let set = one(r#"path "ns1/auth/*" { capabilities = ["read"] }"#);
