@@ -161,7 +161,12 @@ async fn setup() -> (OpenBao, Pki, tempfile::TempDir) {
 /// vaultgate for `acme/billing` with an audit file and the given `[vault]` table body.
 async fn gate(bao: &OpenBao, pki: &Pki, audit: &Path, vault: &str) -> Gate {
     let policies = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let extra = format!("\n[audit]\nfile = \"{}\"\n", audit.display());
+    // The cache is off: these tests drive every read to Vault (and stream its answers);
+    // the cache's own behaviour under faults (stale-if-error, shared failures) is in cache.rs.
+    let extra = format!(
+        "\n[audit]\nfile = \"{}\"\n\n[cache]\nenabled = false\n",
+        audit.display()
+    );
     Gate::start_tuned(bao, pki, &[SERVICE], &[], &policies, vault, &extra).await
 }
 
