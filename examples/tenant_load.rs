@@ -1,7 +1,8 @@
 //! Load driver for the tenant-scaling curve of `scripts/bench-tenants.sh`: keeps one mTLS
 //! connection per distinct caller (each with its own client certificate, which oha cannot
 //! rotate) and drives them from a fixed number of workers, so concurrency stays constant while
-//! the number of callers grows. Prints one JSON object.
+//! the number of callers grows. Prints `connected`, waits for a line on stdin, then runs and
+//! prints one JSON object.
 //!
 //! usage: tenant_load HOST:PORT CA_PEM CERT_DIR CALLERS WORKERS SECONDS
 //!   caller i is tenant `t<i>`, service `svc`: certificate CERT_DIR/t<i>-svc.pem (+ -key.pem),
@@ -98,6 +99,11 @@ async fn main() -> Result<(), BoxError> {
         let send = connect(&addr, &connector(&ca, &dir, tenant)?).await?;
         per_worker[j % workers].push((send, format!("/v1/secret/data/t{tenant}/svc/db")));
     }
+    // The harness samples the server's CPU time between "connected" and the result, so the
+    // handshakes above are left out of the per-request cost: wait for its go-ahead line.
+    println!("connected");
+    std::io::Write::flush(&mut std::io::stdout())?;
+    std::io::stdin().read_line(&mut String::new())?;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();

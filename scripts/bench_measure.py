@@ -219,7 +219,7 @@ def section(cfg, m, started, elapsed, res_table, ratio_table):
         "three secrets, a listing and a denied read (4:2:2:1:1), drawn at random",
         "- req/s: median of the rounds, spread ±half the min–max range; p50/p99: median of "
         "the rounds; CPU µs/req: utime+stime of the server process (and of OpenBao) over "
-        "responses; peak RSS: VmHWM of the server process, reset before each run "
+        "responses (for the OpenBao row both columns are the same process); peak RSS: VmHWM of the server process, reset before each run "
         "(max over rounds)",
         "", "#### Results", "", *res_table, "", "#### Ratios (req/s unless said)", "",
         *ratio_table, "", END,
