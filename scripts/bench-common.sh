@@ -24,11 +24,15 @@ cleanup() {
   for p in "${pids[@]}"; do
     # Bounded wait for each child to exit; SIGKILL if it ignores SIGTERM for 10 s.
     for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$p" 2>/dev/null || true
+    kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null || true
   done
   wait 2>/dev/null || true
   local left=()
   for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && left+=("$p"); done
+  # Anything else still running from the work folder (its paths are in every command line).
+  local stray
+  stray="$(pgrep -f -- "$work/" || true)"
+  [ -n "$stray" ] && left+=($stray)
   if [ ${#left[@]} -gt 0 ]; then
     echo "!! processes left behind: ${left[*]}" >&2
     rc=1
@@ -38,7 +42,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -124,4 +124,8 @@ cat >"$work/tenants.json" <<JSON
  "pid": $vg_pid, "openbao_pid": $bao_pid, "work": "$work", "write_doc": $write_doc,
  "doc": "$root/docs/benchmarks.md"}
 JSON
-python3 "$root/scripts/bench_tenants.py" "$work/tenants.json"
+# In the background so that a signal reaches the EXIT trap at once (bash runs traps only
+# between foreground commands); the measuring script stops its own load generator on SIGTERM.
+python3 "$root/scripts/bench_tenants.py" "$work/tenants.json" &
+pids+=($!)
+wait $!

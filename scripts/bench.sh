@@ -190,4 +190,8 @@ cat >"$work/targets.json" <<JSON
   ]
 }
 JSON
-python3 "$root/scripts/bench_measure.py" "$work/targets.json"
+# In the background so that a signal reaches the EXIT trap at once (bash runs traps only
+# between foreground commands); the measuring script stops its own load generator on SIGTERM.
+python3 "$root/scripts/bench_measure.py" "$work/targets.json" &
+pids+=($!)
+wait $!

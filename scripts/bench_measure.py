@@ -7,6 +7,7 @@ prints a table with ratios and rewrites the marked section of docs/benchmarks.md
 usage: bench_measure.py TARGETS_JSON   (written by scripts/bench.sh)
 """
 import json
+import signal
 import os
 import platform
 import statistics
@@ -244,6 +245,9 @@ def rewrite_doc(path, text):
 
 
 def main():
+    # SIGTERM from the harness's EXIT trap: exiting through an exception makes subprocess.run
+    # (and communicate) kill the running load generator instead of leaving it behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with open(sys.argv[1]) as f:
         cfg = json.load(f)
     m = machine()

@@ -6,6 +6,7 @@ prints the curve and rewrites its own marked section of docs/benchmarks.md.
 usage: bench_tenants.py TENANTS_JSON   (written by scripts/bench-tenants.sh)
 """
 import json
+import signal
 import os
 import statistics
 import subprocess
@@ -30,8 +31,12 @@ def run_one(cfg, callers):
     if driver.stdout.readline().strip() != "connected":
         driver.kill()
         raise SystemExit(f"tenant_load failed to connect {callers} callers")
-    before = bm.cpu_ticks(pid), bm.cpu_ticks(cfg["openbao_pid"])
-    out, _ = driver.communicate("go\n", timeout=cfg["duration"] + 120)
+    try:
+        before = bm.cpu_ticks(pid), bm.cpu_ticks(cfg["openbao_pid"])
+        out, _ = driver.communicate("go\n", timeout=cfg["duration"] + 120)
+    except BaseException:
+        driver.kill()  # on SIGTERM or a timeout, never leave the driver behind
+        raise
     after = bm.cpu_ticks(pid), bm.cpu_ticks(cfg["openbao_pid"])
     if driver.returncode != 0:
         raise SystemExit(f"tenant_load exited with {driver.returncode}")
@@ -44,6 +49,9 @@ def run_one(cfg, callers):
 
 
 def main():
+    # SIGTERM from the harness's EXIT trap: exiting through an exception makes subprocess.run
+    # (and communicate) kill the running load generator instead of leaving it behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with open(sys.argv[1]) as f:
         cfg = json.load(f)
     m = bm.machine()
