@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds="$2"; shift ;;
     --duration) duration="$2"; shift ;;
     --no-doc) write_doc=0 ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift

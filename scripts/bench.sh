@@ -9,6 +9,7 @@
 #   scripts/bench.sh              # full: 3 rounds x 3 s per cell, about 8 minutes
 #   scripts/bench.sh --quick      # smoke: 1 round x 2 s per cell, about 2 minutes
 #   options: --rounds N  --duration SECONDS  --conns "1 16 64"  --no-doc
+#   BENCH_CACHE_TOML: vaultgate's [cache] section (default: `[cache]` if the build accepts it)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

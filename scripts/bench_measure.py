@@ -200,7 +200,7 @@ def section(cfg, m, started, elapsed, res_table, ratio_table):
                 "works end to end; the figures are not a measurement.**", ""]
     out += [
         "```sh", cfg["command"], "```", "",
-        f"- when: {started} UTC, commit `{commit}`, {elapsed:.0f} s for the whole run",
+        f"- when: {started} UTC, commit `{commit}`, {elapsed:.0f} s of measurement",
         f"- machine: `nproc` {m['nproc']}, CPU {m['cpu']}, memory {m['mem']}, "
         f"kernel {m['kernel']}; load average at start {m['load']} (the machine is shared; "
         "oha runs on the same cores as the servers)",
