@@ -175,6 +175,7 @@ cat >"$work/targets.json" <<JSON
   "openbao_version": "$("$bao" version | awk '{print $1, $2}')",
   "targets": [
     {"name": "vaultgate", "base": "https://127.0.0.1:$vg_port", "pid": $vg_pid,
+     "audit": "$work/audit.log",
      "tls": ["--cacert", "$certs/ca.pem", "--cert", "$certs/acme-billing.pem",
              "--key", "$certs/acme-billing-key.pem"], "headers": [],
      "cases": ["cached", "uncached", "write", "denied", "mixed"]},

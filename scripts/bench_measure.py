@@ -10,6 +10,7 @@ import json
 import signal
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -84,9 +85,27 @@ def oha_args(cfg, target, case, conns):
     return args + [base + url]
 
 
+def cache_statuses(audit, offset):
+    """The `cache` field of the audit records written since `offset`, as {status: count}.
+    Records still in the writer's batch land in the next run's count, which is why the table
+    shows shares, not counts."""
+    counts = {}
+    try:
+        with open(audit, "rb") as f:
+            f.seek(offset)
+            chunk = f.read()
+    except OSError:
+        return counts
+    for status in re.findall(rb'"type":"request".*?"cache":"?(\w+)', chunk):
+        counts[status.decode()] = counts.get(status.decode(), 0) + 1
+    return counts
+
+
 def run_one(cfg, target, case, conns):
     pid = target["pid"]
     reset_peak_rss(pid)
+    audit = target.get("audit")
+    offset = os.path.getsize(audit) if audit and os.path.exists(audit) else 0
     before = cpu_ticks(pid), cpu_ticks(cfg["openbao_pid"])
     out = subprocess.run(oha_args(cfg, target, case, conns), capture_output=True, text=True,
                          timeout=cfg["duration"] + 60, check=True)
@@ -107,6 +126,7 @@ def run_one(cfg, target, case, conns):
         "upstream_cpu": (after[1] - before[1]) * per_req,
         "rss": peak_rss_kib(pid) / 1024,
         "codes": codes,
+        "cache": cache_statuses(audit, offset) if audit else {},
         "unexpected": unexpected,
         "errors": errors,
     }
@@ -124,7 +144,11 @@ def summarize(runs):
     for r in runs:
         for c, n in r["codes"].items():
             codes[c] = codes.get(c, 0) + n
-    return {"rps": m, "spread": spread, "p50": med("p50"), "p99": med("p99"), "cpu": med("cpu"),
+    cache = {}
+    for r in runs:
+        for c, n in r["cache"].items():
+            cache[c] = cache.get(c, 0) + n
+    return {"cache": cache, "rps": m, "spread": spread, "p50": med("p50"), "p99": med("p99"), "cpu": med("cpu"),
             "upstream_cpu": med("upstream_cpu"), "rss": max(r["rss"] for r in runs),
             "codes": codes, "bad": sum(sum(r["unexpected"].values()) for r in runs),
             "errors": sum(sum(r["errors"].values()) for r in runs)}
@@ -154,6 +178,10 @@ def table(results, cfg):
                 if not s:
                     continue
                 codes = " ".join(f"{k}×{v}" for k, v in sorted(s["codes"].items()))
+                seen = sum(s["cache"].values())
+                if seen:
+                    codes += "; cache " + " ".join(
+                        f"{k} {v / seen:.0%}" for k, v in sorted(s["cache"].items()))
                 if s["bad"] or s["errors"]:
                     codes += f" **({s['bad']} unexpected, {s['errors']} errors)**"
                 lines.append(
@@ -219,7 +247,8 @@ def section(cfg, m, started, elapsed, res_table, ratio_table):
         "*denied* `GET " + DENIED + "` (another service's secret: 403); *mixed* reads of "
         "three secrets, a listing and a denied read (4:2:2:1:1), drawn at random",
         "- req/s: median of the rounds, spread ±half the min–max range; p50/p99: median of "
-        "the rounds; CPU µs/req: utime+stime of the server process (and of OpenBao) over "
+        "the rounds; statuses: response codes, and for vaultgate the share of each `cache` value "
+        "in its audit records (`bypass` while no cache is configured); CPU µs/req: utime+stime of the server process (and of OpenBao) over "
         "responses (for the OpenBao row both columns are the same process); peak RSS: VmHWM of the server process, reset before each run "
         "(max over rounds)",
         "", "#### Results", "", *res_table, "", "#### Ratios (req/s unless said)", "",
