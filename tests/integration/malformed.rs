@@ -96,6 +96,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
     );
     let long_path = format!("/v1/secret/data/acme/billing/{}", "a".repeat(5000));
     let many_segments = format!("/v1/secret/data/acme/billing/{}x", "s/".repeat(70));
+    let many_headers: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
     let big_header = format!("X-Pad: {}\r\n", "p".repeat(70 * 1024));
     let big_body = format!(
         "{{\"data\":{{\"v\":\"{}\"}}}}",
@@ -173,6 +174,13 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
             format!("GET {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nX-Vault-Token: a\r\n b\r\nConnection: close\r\n\r\n").into_bytes(),
             400,
         ),
+        (
+            "TE.CL identity then chunked",
+            format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: identity, chunked\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}").into_bytes(),
+            400,
+        ),
+        ("h2c upgrade", get(OK_PATH, "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nConnection: Upgrade, HTTP2-Settings\r\n"), 400),
+        ("too many headers", get(OK_PATH, &many_headers), 431),
         // Bodies: the proxy accepts exactly one JSON object and nothing Go would read otherwise.
         ("gzip body", post(OK_PATH, "Content-Type: application/json\r\nContent-Encoding: gzip\r\n", "{}"), 415),
         ("form body", post(OK_PATH, "Content-Type: application/x-www-form-urlencoded\r\n", "data=x"), 415),
