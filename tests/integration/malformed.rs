@@ -236,3 +236,40 @@ async fn malformed_and_ambiguous_requests_are_refused_before_vault() {
     );
     gate.stop().await;
 }
+
+/// Slow-loris on headers: a client that never finishes its header block is cut off at
+/// `header_read_timeout` without an answer from Vault, and Vault never sees the request.
+#[tokio::test]
+async fn trickled_headers_are_cut_off_before_vault() {
+    let bao = OpenBao::start().await;
+    let pki = Pki::new(&["acme/billing"]);
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let extra = "\n[limits]\nheader_read_timeout = \"1s\"\n";
+    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+    let raw = Raw::new(&pki, &gate.address);
+
+    let before = bao.audit_requests();
+    // No blank line: the header block never ends. The server must close the connection
+    // itself; the 10 s bound only keeps a broken build from hanging the test.
+    let tcp = tokio::net::TcpStream::connect(&gate.address).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = raw.connector.connect(name, tcp).await.unwrap();
+    let partial = format!("GET {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1\r\n");
+    tls.write_all(partial.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut reply)).await;
+    assert!(
+        closed.is_ok(),
+        "the server kept a trickling connection open"
+    );
+    let text = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    assert_eq!(
+        bao.audit_requests(),
+        before,
+        "a trickled request reached OpenBao"
+    );
+}
