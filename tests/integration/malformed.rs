@@ -273,3 +273,27 @@ async fn trickled_headers_are_cut_off_before_vault() {
         "a trickled request reached OpenBao"
     );
 }
+
+/// Slow-loris on the body: headers promise 100 bytes and only 2 arrive. The proxy gives up at
+/// its body read timeout with a 4xx, and Vault never sees the request.
+#[tokio::test]
+async fn a_trickled_body_is_cut_off_before_vault() {
+    let bao = OpenBao::start().await;
+    let pki = Pki::new(&["acme/billing"]);
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let extra = "\n[limits]\nheader_read_timeout = \"1s\"\n";
+    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+    let raw = Raw::new(&pki, &gate.address);
+
+    let before = bao.audit_requests();
+    let partial = format!(
+        "POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{\""
+    );
+    let status = raw.status(partial.as_bytes()).await;
+    assert!(matches!(status, Some(400..=499)), "{status:?}");
+    assert_eq!(
+        bao.audit_requests(),
+        before,
+        "a trickled body reached OpenBao"
+    );
+}
