@@ -42,3 +42,28 @@ async fn connections_past_the_limit_get_a_vault_style_503() {
     assert_eq!(last, 200, "the slot was not freed after the holder left");
     gate.stop().await;
 }
+
+/// A client that opens TCP and never starts TLS is closed at `handshake_timeout`, so idle
+/// sockets cannot hold connection slots; Vault sees nothing.
+#[tokio::test]
+async fn a_silent_client_is_closed_at_the_handshake_timeout() {
+    use tokio::io::AsyncReadExt;
+
+    let bao = OpenBao::start().await;
+    let pki = Pki::new(&["acme/billing"]);
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let extra = "\n[limits]\nhandshake_timeout = \"1s\"\n";
+    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+
+    let before = bao.audit_requests();
+    let mut tcp = tokio::net::TcpStream::connect(&gate.address).await.unwrap();
+    let mut rest = Vec::new();
+    // The bound only keeps a broken build from hanging the test; the server must close first.
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(closed.is_ok(), "the server kept a silent connection open");
+    assert_eq!(bao.audit_requests(), before);
+}

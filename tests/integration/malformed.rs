@@ -96,6 +96,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
     );
     let long_path = format!("/v1/secret/data/acme/billing/{}", "a".repeat(5000));
     let many_segments = format!("/v1/secret/data/acme/billing/{}x", "s/".repeat(70));
+    let many_headers: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
     let big_header = format!("X-Pad: {}\r\n", "p".repeat(70 * 1024));
     let big_body = format!(
         "{{\"data\":{{\"v\":\"{}\"}}}}",
@@ -173,6 +174,13 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
             format!("GET {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nX-Vault-Token: a\r\n b\r\nConnection: close\r\n\r\n").into_bytes(),
             400,
         ),
+        (
+            "TE.CL identity then chunked",
+            format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: identity, chunked\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}").into_bytes(),
+            400,
+        ),
+        ("h2c upgrade", get(OK_PATH, "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nConnection: Upgrade, HTTP2-Settings\r\n"), 400),
+        ("too many headers", get(OK_PATH, &many_headers), 431),
         // Bodies: the proxy accepts exactly one JSON object and nothing Go would read otherwise.
         ("gzip body", post(OK_PATH, "Content-Type: application/json\r\nContent-Encoding: gzip\r\n", "{}"), 415),
         ("form body", post(OK_PATH, "Content-Type: application/x-www-form-urlencoded\r\n", "data=x"), 415),
@@ -227,4 +235,65 @@ async fn malformed_and_ambiguous_requests_are_refused_before_vault() {
         wrong.join("\n")
     );
     gate.stop().await;
+}
+
+/// Slow-loris on headers: a client that never finishes its header block is cut off at
+/// `header_read_timeout` without an answer from Vault, and Vault never sees the request.
+#[tokio::test]
+async fn trickled_headers_are_cut_off_before_vault() {
+    let bao = OpenBao::start().await;
+    let pki = Pki::new(&["acme/billing"]);
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let extra = "\n[limits]\nheader_read_timeout = \"1s\"\n";
+    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+    let raw = Raw::new(&pki, &gate.address);
+
+    let before = bao.audit_requests();
+    // No blank line: the header block never ends. The server must close the connection
+    // itself; the 10 s bound only keeps a broken build from hanging the test.
+    let tcp = tokio::net::TcpStream::connect(&gate.address).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = raw.connector.connect(name, tcp).await.unwrap();
+    let partial = format!("GET {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1\r\n");
+    tls.write_all(partial.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut reply)).await;
+    assert!(
+        closed.is_ok(),
+        "the server kept a trickling connection open"
+    );
+    let text = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    assert_eq!(
+        bao.audit_requests(),
+        before,
+        "a trickled request reached OpenBao"
+    );
+}
+
+/// Slow-loris on the body: headers promise 100 bytes and only 2 arrive. The proxy gives up at
+/// its body read timeout with a 4xx, and Vault never sees the request.
+#[tokio::test]
+async fn a_trickled_body_is_cut_off_before_vault() {
+    let bao = OpenBao::start().await;
+    let pki = Pki::new(&["acme/billing"]);
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let extra = "\n[limits]\nheader_read_timeout = \"1s\"\n";
+    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+    let raw = Raw::new(&pki, &gate.address);
+
+    let before = bao.audit_requests();
+    let partial = format!(
+        "POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{\""
+    );
+    let status = raw.status(partial.as_bytes()).await;
+    assert!(matches!(status, Some(400..=499)), "{status:?}");
+    assert_eq!(
+        bao.audit_requests(),
+        before,
+        "a trickled body reached OpenBao"
+    );
 }
