@@ -9,6 +9,7 @@
 #   scripts/bench.sh              # full: 3 rounds x 3 s per cell, about 8 minutes
 #   scripts/bench.sh --quick      # smoke: 1 round x 2 s per cell, about 2 minutes
 #   options: --rounds N  --duration SECONDS  --conns "1 16 64"  --no-doc
+#   BENCH_AUDIT=off: vaultgate without an audit sink (for the audit on/off comparison)
 #   BENCH_CACHE_TOML: vaultgate's [cache] section (default: `[cache]` if the build accepts it)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,7 +41,7 @@ start_openbao "$bao_port"
 # Demo secrets, the least-privilege Vault policy acme-billing and its AppRole (the same setup
 # the demo and the compose stack use); role_id/secret_id land in $work/secrets.
 PATH="$(dirname "$bao"):$PATH" SECRETS_DIR="$work/secrets" \
-  sh examples/compose/openbao-setup.sh >/dev/null
+  sh examples/openbao-setup.sh >/dev/null
 # The measured secret: about 300 bytes of KV v2 data; two more for the mixed case.
 pad="$(printf 'x%.0s' $(seq 1 200))"
 "$bao" kv put -mount=secret acme/billing/db username=billing-app \
@@ -53,7 +54,7 @@ role=auth/approle/role/acme-billing
 "$bao" read -field=role_id "$role/role-id" >"$work/secrets/proxy_role_id"
 "$bao" write -f -field=secret_id "$role/secret-id" >"$work/secrets/proxy_secret_id"
 direct_token="$("$bao" write -field=token auth/approle/login \
-  role_id="$(cat "$work/secrets/role_id")" \
+  role_id="$(cat "$work/secrets/acme-billing/role_id")" \
   secret_id="$("$bao" write -f -field=secret_id "$role/secret-id")")"
 printf '%s' "$direct_token" >"$work/secrets/direct_token"
 # The bare server answers with the exact bytes OpenBao returns for the measured read.
@@ -92,6 +93,11 @@ pids+=($!)
 proxy_pid=$!
 
 # --- vaultgate: mTLS, audit to a file, the cache when this build has one ---------------------
+if [ "${BENCH_AUDIT:-on}" = off ]; then
+  audit_toml="# audit off (BENCH_AUDIT=off)"
+else
+  audit_toml=$'[audit]\nfile = "audit.log"'
+fi
 vg_config() {
   cat <<TOML
 [vault]
@@ -106,17 +112,18 @@ client_ca = "certs/ca.pem"
 [[service]]
 name = "acme/billing"
 auth = "approle"
-role_id_file = "secrets/role_id"
-secret_id_file = "secrets/secret_id"
+role_id_file = "secrets/acme-billing/role_id"
+secret_id_file = "secrets/acme-billing/secret_id"
 
 [policies]
 dir = "$root/policies"
 
-[audit]
-file = "audit.log"
+$audit_toml
 TOML
   printf '%s\n' "${1:-}"
 }
+# BENCH_AUDIT=off measures vaultgate without its audit sink (the audit on/off comparison).
+# (Defined before vg_config runs.)
 # BENCH_CACHE_TOML overrides the cache section; by default an empty [cache] table (the
 # defaults) is used if this build's config accepts it, so cached reads hit the cache as soon
 # as it exists and go upstream before.

@@ -30,6 +30,9 @@ pub enum UpstreamError {
     Tls { file: String, problem: String },
     #[error("Vault did not answer within {0:?}")]
     Timeout(Duration),
+    /// Nothing accepts connections at Vault's address: it is down or restarting.
+    #[error("Vault is unavailable: {0}")]
+    Down(String),
     #[error("cannot reach Vault: {0}")]
     Unreachable(String),
     #[error("invalid response from Vault: {0}")]
@@ -40,6 +43,7 @@ impl UpstreamError {
     pub fn status(&self) -> StatusCode {
         match self {
             UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            UpstreamError::Down(_) => StatusCode::SERVICE_UNAVAILABLE,
             UpstreamError::Tls { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_GATEWAY,
         }
@@ -104,6 +108,7 @@ impl Upstream {
         *req.headers_mut() = headers;
         match tokio::time::timeout(self.timeout, self.client.request(req)).await {
             Err(_) => Err(UpstreamError::Timeout(self.timeout)),
+            Ok(Err(e)) if e.is_connect() => Err(UpstreamError::Down(error_chain(&e))),
             Ok(Err(e)) => Err(UpstreamError::Unreachable(error_chain(&e))),
             Ok(Ok(resp)) => Ok(resp.map(|body| Deadline::new(body, self.timeout))),
         }
