@@ -408,7 +408,8 @@ async fn lease_and_token_bearing_answers_are_never_cached() {
     .unwrap();
     let token_file = dir.path().join("billing.token");
     std::fs::write(&token_file, "s.service-token\n").unwrap();
-    let config = Gate::base_config(&upstream, &pki, dir.path())
+    let vault = format!("address = \"{upstream}\"\ntimeout = \"10s\"\n");
+    let config = Gate::base_config(&vault, &pki, dir.path())
         + &format!(
             "\n[[service]]\nname = \"acme/billing\"\nauth = \"token_file\"\ntoken_file = \"{}\"\n",
             token_file.display()

@@ -148,25 +148,7 @@ impl Gate {
         bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
             .await;
         bao.enable_approle().await;
-        let mut toml = format!(
-            r#"
-[vault]
-{vault}
-[[listener]]
-address = "127.0.0.1:0"
-tls_cert = "{cert}"
-tls_key = "{key}"
-client_ca = "{ca}"
-trust_domain = "vaultgate.test"
-
-[policies]
-dir = "{policies}"
-"#,
-            cert = pki.server_cert().display(),
-            key = pki.server_key().display(),
-            ca = pki.ca_cert().display(),
-            policies = policies.display(),
-        );
+        let mut toml = Gate::base_config(vault, pki, policies);
         for service in services {
             let role = service.replace('/', "-");
             let (role_id, secret_id) = bao.approle(&role, &["vaultgate-test-broad"]).await;
@@ -197,13 +179,12 @@ dir = "{policies}"
     }
 
     /// The `[vault]`, `[[listener]]` and `[policies]` sections every test config starts with.
+    /// `vault` is the `[vault]` section's body (address and timeouts).
     pub fn base_config(vault: &str, pki: &Pki, policies: &Path) -> String {
         format!(
             r#"
 [vault]
-address = "{vault}"
-timeout = "10s"
-
+{vault}
 [[listener]]
 address = "127.0.0.1:0"
 tls_cert = "{cert}"
