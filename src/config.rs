@@ -113,6 +113,9 @@ pub struct Limits {
     pub max_header_bytes: usize,
     pub max_body_bytes: usize,
     pub max_concurrent_streams: u32,
+    /// Requests one caller may have in flight at once; past it, 429 (one noisy service
+    /// cannot take every upstream connection and task from the others).
+    pub max_requests_per_caller: usize,
     pub classify: ClassifyLimits,
 }
 
@@ -259,6 +262,11 @@ impl Validator<'_> {
                 .max(8192),
             max_body_bytes: positive("max_body_bytes", l.max_body_bytes, 1024 * 1024)?,
             max_concurrent_streams: l.max_concurrent_streams.unwrap_or(128).max(1),
+            max_requests_per_caller: positive(
+                "max_requests_per_caller",
+                l.max_requests_per_caller,
+                256,
+            )?,
             classify: ClassifyLimits {
                 max_path_bytes: positive(
                     "max_path_bytes",

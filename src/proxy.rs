@@ -67,6 +67,8 @@ pub struct Proxy {
     auditor: Auditor,
     cache: Arc<ReadCache>,
     metrics: Option<Arc<Metrics>>,
+    /// Each configured caller's in-flight budget, made once at startup.
+    in_flight: HashMap<Caller, Arc<tokio::sync::Semaphore>>,
 }
 
 impl Proxy {
@@ -79,7 +81,15 @@ impl Proxy {
         auditor: Auditor,
         cache: Arc<ReadCache>,
     ) -> Proxy {
+        let in_flight = tokens
+            .keys()
+            .map(|c| {
+                let budget = tokio::sync::Semaphore::new(limits.max_requests_per_caller);
+                (c.clone(), Arc::new(budget))
+            })
+            .collect();
         Proxy {
+            in_flight,
             policies,
             tokens,
             upstream,
@@ -192,6 +202,17 @@ impl Proxy {
             return Err(ProxyError::Lockdown);
         }
         let caller = conn.caller.clone().map_err(ProxyError::Identity)?;
+        // Held until the answer's head is ready; an unconfigured caller is denied by policy.
+        let _in_flight =
+            match self.in_flight.get(&caller) {
+                Some(budget) => Some(budget.clone().try_acquire_owned().map_err(|_| {
+                    ProxyError::CallerBusy {
+                        service: caller.to_string(),
+                        limit: self.limits.max_requests_per_caller,
+                    }
+                })?),
+                None => None,
+            };
         let (parts, body) = req.into_parts();
         // hyper bounds its read buffer, not the header block itself (and HTTP/2 counts
         // differently), so the limit is enforced here, on what both protocols decoded.

@@ -114,6 +114,7 @@ pub struct RawLimits {
     pub max_body_bytes: Option<usize>,
     pub max_json_depth: Option<usize>,
     pub max_concurrent_streams: Option<u32>,
+    pub max_requests_per_caller: Option<usize>,
 }
 
 /// A duration as users write it: seconds as a number, or `"500ms"`, `"30s"`, `"5m"`, `"1h"`.

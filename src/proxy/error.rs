@@ -52,6 +52,8 @@ pub enum ProxyError {
         "upstream Vault answered with a redirect ({status}); vaultgate never follows redirects"
     )]
     Redirect { status: u16 },
+    #[error("service {service} has {limit} requests in flight; retry shortly")]
+    CallerBusy { service: String, limit: usize },
     /// The failure of a concurrent identical request this one waited for.
     #[error("{message}")]
     Shared { status: StatusCode, message: String },
@@ -64,7 +66,8 @@ impl ProxyError {
             | ProxyError::Classify(_)
             | ProxyError::HeadersTooLarge { .. }
             | ProxyError::BodyTooLarge { .. }
-            | ProxyError::Body(_) => Side::Caller,
+            | ProxyError::Body(_)
+            | ProxyError::CallerBusy { .. } => Side::Caller,
             ProxyError::Upstream(_) | ProxyError::Redirect { .. } | ProxyError::Shared { .. } => {
                 Side::Upstream
             }
@@ -81,6 +84,7 @@ impl ProxyError {
             ProxyError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Body(_) => StatusCode::BAD_REQUEST,
+            ProxyError::CallerBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::NoToken { .. } | ProxyError::ConnectionLimit | ProxyError::Lockdown => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -96,6 +100,10 @@ impl ProxyError {
             _ => "vaultgate: ",
         };
         let mut resp = vault_error(self.status(), &format!("{prefix}{self}"));
+        if matches!(self, ProxyError::CallerBusy { .. }) {
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if matches!(self, ProxyError::ConnectionLimit) {
             resp.headers_mut()
                 .insert(http::header::CONNECTION, HeaderValue::from_static("close"));

@@ -67,3 +67,60 @@ async fn a_silent_client_is_closed_at_the_handshake_timeout() {
     assert!(closed.is_ok(), "the server kept a silent connection open");
     assert_eq!(bao.audit_requests(), before);
 }
+
+/// One service with its budget of in-flight requests spent gets 429 at once, without reaching
+/// Vault; another service is not affected by it. OpenBao is frozen so that the first requests
+/// stay in flight for certain (no timing involved).
+#[tokio::test]
+async fn a_caller_past_its_in_flight_budget_gets_429_and_others_do_not() {
+    let bao = OpenBao::start().await;
+    bao.kv_put("acme/billing/db", json!({"password": "pw"}))
+        .await;
+    bao.kv_put("acme/web/key", json!({"k": "v"})).await;
+    let pki = Pki::new(&["acme/billing", "acme/web"]);
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let vault = format!("address = \"{}\"\ntimeout = \"3s\"\n", bao.addr());
+    let extra = "\n[limits]\nmax_requests_per_caller = 2\n";
+    let services = ["acme/billing", "acme/web"];
+    let gate = Gate::start_tuned(&bao, &pki, &services, &[], &policies, &vault, extra).await;
+    let billing = pki.client_for("acme/billing");
+    let web = pki.client_for("acme/web");
+    let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
+    let web_url = format!("{}/v1/secret/data/acme/web/key", gate.url());
+
+    bao.pause();
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            let req = billing.get(&url).header("cache-control", "no-cache");
+            tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    // Both held requests are in flight once a third is refused; bounded wait for that.
+    let mut refused = None;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let resp = billing.get(&url).send().await.unwrap();
+        if resp.status() == 429 {
+            refused = Some(resp);
+            break;
+        }
+    }
+    let refused = refused.expect("no 429 while two requests were in flight");
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["errors"][0].as_str().unwrap().contains("in flight"),
+        "{body}"
+    );
+    // acme/web has its own budget: its request is taken (and times out against the frozen
+    // Vault), never refused with 429.
+    let other = web.get(&web_url).send().await.unwrap().status().as_u16();
+    assert_ne!(other, 429);
+    bao.resume();
+    for h in held {
+        assert_ne!(h.await.unwrap(), 429);
+    }
+    // The budget is given back: service resumes.
+    assert_eq!(poll_status(&billing, &url, 200, 100).await, 200);
+    gate.stop().await;
+}
