@@ -19,13 +19,13 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditRecord, Auditor};
 use crate::cache::ReadCache;
-use crate::config::{AdminConfig, AdminToken, Bind};
+use crate::config::{AdminConfig, AdminToken};
+use crate::listener::{bind_socket, Socket};
 use crate::metrics::{self, Metrics};
 use crate::policy::PolicyStore;
 use crate::upstream::Upstream;
@@ -70,11 +70,6 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longer than the slowest answer (`/readyz`: two checks of at most 5 s each).
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 
-enum Socket {
-    Tcp(TcpListener),
-    Unix(UnixListener),
-}
-
 /// A bound admin listener.
 pub struct AdminListener {
     socket: Socket,
@@ -96,37 +91,9 @@ impl AdminListener {
         config: &AdminConfig,
         state: AdminState,
     ) -> Result<AdminListener, AdminError> {
-        let (socket, local) = match &config.bind {
-            Bind::Tcp(addr) => {
-                let l = TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| AdminError::Bind {
-                        bind: addr.to_string(),
-                        source,
-                    })?;
-                let local = l
-                    .local_addr()
-                    .map_or_else(|_| addr.to_string(), |a| a.to_string());
-                (Socket::Tcp(l), local)
-            }
-            Bind::Unix { path, mode } => {
-                let err = |source| AdminError::Bind {
-                    bind: path.display().to_string(),
-                    source,
-                };
-                // A stale socket file from a previous run would make bind fail.
-                if path.exists() {
-                    std::fs::remove_file(path).map_err(err)?;
-                }
-                let l = UnixListener::bind(path).map_err(err)?;
-                if let Some(m) = mode {
-                    use std::os::unix::fs::PermissionsExt;
-                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(*m))
-                        .map_err(err)?;
-                }
-                (Socket::Unix(l), format!("unix:{}", path.display()))
-            }
-        };
+        let (socket, local) = bind_socket(&config.bind)
+            .await
+            .map_err(|(bind, source)| AdminError::Bind { bind, source })?;
         Ok(AdminListener {
             socket,
             local,

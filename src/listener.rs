@@ -34,9 +34,39 @@ pub enum ListenerError {
 /// How many connections past `max_connections` are accepted only to be told so.
 const OVERFLOW_CONNECTIONS: usize = 32;
 
-enum Socket {
+/// A bound TCP or Unix listening socket, shared by the service and admin listeners.
+pub(crate) enum Socket {
     Tcp(TcpListener),
     Unix(UnixListener),
+}
+
+/// Binds `bind` and returns the socket with its printable address (`ip:port` or
+/// `unix:<path>`); on failure, the address and the error.
+pub(crate) async fn bind_socket(bind: &Bind) -> Result<(Socket, String), (String, std::io::Error)> {
+    match bind {
+        Bind::Tcp(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|e| (addr.to_string(), e))?;
+            let local = l
+                .local_addr()
+                .map_or_else(|_| addr.to_string(), |a| a.to_string());
+            Ok((Socket::Tcp(l), local))
+        }
+        Bind::Unix { path, mode } => {
+            let err = |e| (path.display().to_string(), e);
+            // A stale socket file from a previous run would make bind fail.
+            if path.exists() {
+                std::fs::remove_file(path).map_err(err)?;
+            }
+            let l = UnixListener::bind(path).map_err(err)?;
+            if let Some(m) = mode {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(*m)).map_err(err)?;
+            }
+            Ok((Socket::Unix(l), format!("unix:{}", path.display())))
+        }
+    }
 }
 
 pub struct Listener {
@@ -57,37 +87,9 @@ impl std::fmt::Debug for Listener {
 
 impl Listener {
     pub async fn bind(index: usize, config: ListenerConfig) -> Result<Listener, ListenerError> {
-        let (socket, local) = match &config.bind {
-            Bind::Tcp(addr) => {
-                let l = TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| ListenerError::Bind {
-                        bind: addr.to_string(),
-                        source,
-                    })?;
-                let local = l
-                    .local_addr()
-                    .map_or_else(|_| addr.to_string(), |a| a.to_string());
-                (Socket::Tcp(l), local)
-            }
-            Bind::Unix { path, mode } => {
-                let bind_err = |source| ListenerError::Bind {
-                    bind: path.display().to_string(),
-                    source,
-                };
-                // A stale socket file from a previous run would make bind fail.
-                if path.exists() {
-                    std::fs::remove_file(path).map_err(bind_err)?;
-                }
-                let l = UnixListener::bind(path).map_err(bind_err)?;
-                if let Some(m) = mode {
-                    use std::os::unix::fs::PermissionsExt;
-                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(*m))
-                        .map_err(bind_err)?;
-                }
-                (Socket::Unix(l), format!("unix:{}", path.display()))
-            }
-        };
+        let (socket, local) = bind_socket(&config.bind)
+            .await
+            .map_err(|(bind, source)| ListenerError::Bind { bind, source })?;
         let tls = ServerTls::load(&config, &local)?;
         Ok(Listener {
             index,
