@@ -4,11 +4,13 @@
 mod admin;
 mod audit;
 mod cache;
+mod limits;
 mod principal;
 mod raw;
 
 pub use admin::{AdminConfig, AdminToken};
 pub use cache::{CacheConfig, CachePathRule};
+pub use limits::{Limits, RateLimit};
 pub use principal::{AuthConfig, IssueRequest, PrincipalConfig, ServiceConfig};
 
 use std::net::SocketAddr;
@@ -18,7 +20,6 @@ use std::time::Duration;
 use raw::{RawConfig, RawDuration, RawListener};
 
 use crate::identity::Caller;
-use crate::vault::operation::ClassifyLimits;
 
 /// A configuration problem, always naming the file and, where there is one, the key.
 #[derive(Debug, thiserror::Error)]
@@ -103,20 +104,6 @@ pub enum ListenerIdentity {
     },
     /// Every connection on this listener is this caller.
     Fixed(Caller),
-}
-
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub max_connections: usize,
-    pub handshake_timeout: Duration,
-    pub header_read_timeout: Duration,
-    pub max_header_bytes: usize,
-    pub max_body_bytes: usize,
-    pub max_concurrent_streams: u32,
-    /// Requests one caller may have in flight at once; past it, 429 (one noisy service
-    /// cannot take every upstream connection and task from the others).
-    pub max_requests_per_caller: usize,
-    pub classify: ClassifyLimits,
 }
 
 impl Config {
@@ -239,48 +226,7 @@ impl Validator<'_> {
                 format!("directory {} does not exist", policies_dir.display()),
             ));
         }
-        let l = raw.limits;
-        let positive = |key: &str, v: Option<usize>, default: usize| match v {
-            Some(0) => Err(self.err(format!("limits.{key}"), "must be greater than 0")),
-            Some(n) => Ok(n),
-            None => Ok(default),
-        };
-        let defaults = ClassifyLimits::default();
-        let limits = Limits {
-            max_connections: positive("max_connections", l.max_connections, 1024)?,
-            handshake_timeout: self.duration(
-                "limits.handshake_timeout",
-                l.handshake_timeout,
-                Duration::from_secs(10),
-            )?,
-            header_read_timeout: self.duration(
-                "limits.header_read_timeout",
-                l.header_read_timeout,
-                Duration::from_secs(30),
-            )?,
-            max_header_bytes: positive("max_header_bytes", l.max_header_bytes, 64 * 1024)?
-                .max(8192),
-            max_body_bytes: positive("max_body_bytes", l.max_body_bytes, 1024 * 1024)?,
-            max_concurrent_streams: l.max_concurrent_streams.unwrap_or(128).max(1),
-            max_requests_per_caller: positive(
-                "max_requests_per_caller",
-                l.max_requests_per_caller,
-                256,
-            )?,
-            classify: ClassifyLimits {
-                max_path_bytes: positive(
-                    "max_path_bytes",
-                    l.max_path_bytes,
-                    defaults.max_path_bytes,
-                )?,
-                max_segments: positive("max_segments", l.max_segments, defaults.max_segments)?,
-                max_json_depth: positive(
-                    "max_json_depth",
-                    l.max_json_depth,
-                    defaults.max_json_depth,
-                )?,
-            },
-        };
+        let limits = self.limits(raw.limits)?;
         let cache = self.cache(raw.cache)?;
         let audit = self.audit(raw.audit)?;
         let admin = raw.admin.map(|a| self.admin(a)).transpose()?;

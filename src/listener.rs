@@ -1,7 +1,9 @@
 //! Listeners: accept loop (connection limit), TLS/mTLS handshake (timeout), `Caller` from the
 //! certificate or the listener binding, HTTP/1.1 or HTTP/2 by ALPN, graceful drain.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -18,7 +20,7 @@ pub use tls::{read_certs, read_key, ServerTls};
 
 use crate::config::{Bind, Limits, ListenerConfig, ListenerIdentity};
 use crate::identity::{caller_from_certificate, Caller};
-use crate::proxy::{ConnInfo, Proxy};
+use crate::proxy::{ConnInfo, ConnLimit, Proxy};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListenerError {
@@ -201,20 +203,8 @@ impl Shared {
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let Some(tls) = &self.tls else {
-            let caller = self.fixed_caller();
-            return self
-                .http(
-                    io,
-                    ConnInfo {
-                        caller,
-                        peer,
-                        listener: self.index,
-                        over_limit,
-                        closing: Notify::new(),
-                    },
-                    false,
-                )
-                .await;
+            let conn = self.admit(self.fixed_caller(), peer, over_limit);
+            return self.http(io, conn, false).await;
         };
         // The configuration in force when the connection arrives: a reload affects new
         // connections only.
@@ -250,14 +240,29 @@ impl Shared {
                 }
             }
         };
-        let conn = ConnInfo {
+        let conn = self.admit(caller, peer, over_limit);
+        self.http(tls, conn, h2).await;
+    }
+
+    /// The connection as the proxy sees it, holding a slot in its caller's connection budget
+    /// (or marked as past a limit, so its requests are answered so).
+    fn admit(&self, caller: Result<Caller, String>, peer: String, over_total: bool) -> ConnInfo {
+        let (over_limit, slot) = match &caller {
+            _ if over_total => (Some(ConnLimit::Total), None),
+            Ok(c) => match self.proxy.budgets().connection(c) {
+                Ok(slot) => (None, slot),
+                Err(limit) => (Some(limit), None),
+            },
+            Err(_) => (None, None),
+        };
+        ConnInfo {
             caller,
             peer,
             listener: self.index,
             over_limit,
+            slot,
             closing: Notify::new(),
-        };
-        self.http(tls, conn, h2).await;
+        }
     }
 
     fn fixed_caller(&self) -> Result<Caller, String> {
@@ -276,10 +281,17 @@ impl Shared {
         let conn = Arc::new(conn);
         let info = conn.clone();
         let proxy = self.proxy.clone();
+        let activity = Arc::new(Activity::new());
+        let watched = activity.clone();
         let service = service_fn(move |req| {
             let proxy = proxy.clone();
             let conn = conn.clone();
-            async move { Ok::<_, std::convert::Infallible>(proxy.handle(&conn, req).await) }
+            let busy = activity.begin();
+            async move {
+                let resp = proxy.handle(&conn, req).await;
+                drop(busy);
+                Ok::<_, std::convert::Infallible>(resp)
+            }
         });
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
@@ -292,6 +304,11 @@ impl Shared {
             .http2()
             .timer(TokioTimer::new())
             .max_concurrent_streams(self.limits.max_concurrent_streams)
+            // Rapid reset (CVE-2023-44487) and its variants: a client that makes the server
+            // reset streams faster than it serves them gets GOAWAY (ENHANCE_YOUR_CALM). Set
+            // here rather than left to the h2 crate's defaults, which may change.
+            .max_pending_accept_reset_streams(RAPID_RESET_PENDING)
+            .max_local_error_reset_streams(RAPID_RESET_LOCAL_ERRORS)
             .max_header_list_size(u32::try_from(self.limits.max_header_bytes).unwrap_or(u32::MAX));
         // The protocol is chosen by ALPN, never sniffed: no h2c on plaintext listeners.
         let builder = if h2 {
@@ -315,6 +332,70 @@ impl Shared {
                 conn.as_mut().graceful_shutdown();
                 let _ = conn.await;
             }
+            () = watched.idle(self.limits.idle_timeout) => {
+                tracing::debug!(peer = %info.peer, "closing an idle connection");
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
+    }
+}
+
+/// Streams a client may reset before the server accepted them, and streams the server may
+/// reset for a client's protocol errors, before the connection gets GOAWAY; h2's defaults.
+const RAPID_RESET_PENDING: usize = 20;
+const RAPID_RESET_LOCAL_ERRORS: usize = 1024;
+
+/// When a connection last had a request in flight, for the idle timeout.
+struct Activity {
+    start: Instant,
+    busy: AtomicUsize,
+    /// Milliseconds from `start` to the end of the last request.
+    last: AtomicU64,
+}
+
+/// One request in flight; the request counts until this drops (also when the client goes
+/// away mid-request and the handler is cancelled).
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let a = &self.0;
+        let now = u64::try_from(a.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        a.last.store(now, Ordering::Relaxed);
+        a.busy.fetch_sub(1, Ordering::Release);
+    }
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            start: Instant::now(),
+            busy: AtomicUsize::new(0),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    fn begin(self: &Arc<Self>) -> Busy {
+        self.busy.fetch_add(1, Ordering::Acquire);
+        Busy(self.clone())
+    }
+
+    /// Completes once no request has been in flight for `timeout`. A response body still
+    /// streaming is safe: graceful shutdown lets in-flight responses finish.
+    async fn idle(&self, timeout: Duration) {
+        loop {
+            let wait = if self.busy.load(Ordering::Acquire) > 0 {
+                timeout
+            } else {
+                let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+                let idle = self.start.elapsed().saturating_sub(last);
+                match timeout.checked_sub(idle) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return,
+                }
+            };
+            tokio::time::sleep(wait).await;
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The request pipeline: classify, authorize, attach the service's token, forward, and
 //! answer; one place that times the request, logs it once and maps errors to responses.
 
+mod budget;
 mod cached;
 mod error;
 mod exchange;
 mod scrub;
 
+pub use budget::{Budgets, Slot};
 pub use error::{vault_error, ProxyError, Side};
 use exchange::Exchange;
 pub use scrub::{mask_all, Scrub};
@@ -43,12 +45,21 @@ pub struct ConnInfo {
     pub caller: Result<Caller, String>,
     pub peer: String,
     pub listener: usize,
-    /// Accepted past `max_connections`: every request is answered 503 and the connection
-    /// closed.
-    pub over_limit: bool,
+    /// Accepted past a connection limit (total: 503; the caller's own: 429): every request
+    /// is answered so and the connection closed.
+    pub over_limit: Option<ConnLimit>,
+    /// The caller's connection slot, given back when the connection ends.
+    pub slot: Option<Slot>,
     /// Asks the listener to close this connection gracefully once the current responses are
     /// out (HTTP/2 ignores `Connection: close`, so the listener must send GOAWAY).
     pub closing: tokio::sync::Notify,
+}
+
+/// Which connection limit a connection was accepted past.
+#[derive(Debug, Clone)]
+pub enum ConnLimit {
+    Total,
+    Caller { service: String, limit: usize },
 }
 
 /// Endpoints Vault serves without a token; forwarded without one (vault-semantics §2.1).
@@ -67,8 +78,8 @@ pub struct Proxy {
     auditor: Auditor,
     cache: Arc<ReadCache>,
     metrics: Option<Arc<Metrics>>,
-    /// Each configured caller's in-flight budget, made once at startup.
-    in_flight: HashMap<Caller, Arc<tokio::sync::Semaphore>>,
+    /// Each configured caller's connection, in-flight and rate budgets.
+    budgets: Budgets,
 }
 
 impl Proxy {
@@ -81,15 +92,8 @@ impl Proxy {
         auditor: Auditor,
         cache: Arc<ReadCache>,
     ) -> Proxy {
-        let in_flight = tokens
-            .keys()
-            .map(|c| {
-                let budget = tokio::sync::Semaphore::new(limits.max_requests_per_caller);
-                (c.clone(), Arc::new(budget))
-            })
-            .collect();
         Proxy {
-            in_flight,
+            budgets: Budgets::new(tokens.keys(), &limits),
             policies,
             tokens,
             upstream,
@@ -110,6 +114,11 @@ impl Proxy {
     /// Whether `caller` is a configured service.
     pub fn knows(&self, caller: &Caller) -> bool {
         self.tokens.contains_key(caller)
+    }
+
+    /// The per-caller budgets, for the listener's connection slots.
+    pub fn budgets(&self) -> &Budgets {
+        &self.budgets
     }
 
     /// Serves one request: the only place that turns errors into responses, logs the
@@ -194,25 +203,22 @@ impl Proxy {
         conn: &ConnInfo,
         req: Request<Incoming>,
     ) -> Result<Response<ProxyBody>, ProxyError> {
-        if conn.over_limit {
+        if let Some(limit) = &conn.over_limit {
             conn.closing.notify_one();
-            return Err(ProxyError::ConnectionLimit);
+            return Err(match limit {
+                ConnLimit::Total => ProxyError::ConnectionLimit,
+                ConnLimit::Caller { service, limit } => ProxyError::CallerConnections {
+                    service: service.clone(),
+                    limit: *limit,
+                },
+            });
         }
         if *self.lockdown.borrow() {
             return Err(ProxyError::Lockdown);
         }
         let caller = conn.caller.clone().map_err(ProxyError::Identity)?;
         // Held until the answer's head is ready; an unconfigured caller is denied by policy.
-        let _in_flight =
-            match self.in_flight.get(&caller) {
-                Some(budget) => Some(budget.clone().try_acquire_owned().map_err(|_| {
-                    ProxyError::CallerBusy {
-                        service: caller.to_string(),
-                        limit: self.limits.max_requests_per_caller,
-                    }
-                })?),
-                None => None,
-            };
+        let _in_flight = self.budgets.request(&caller)?;
         let (parts, body) = req.into_parts();
         // hyper bounds its read buffer, not the header block itself (and HTTP/2 counts
         // differently), so the limit is enforced here, on what both protocols decoded.

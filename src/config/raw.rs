@@ -115,6 +115,10 @@ pub struct RawLimits {
     pub max_json_depth: Option<usize>,
     pub max_concurrent_streams: Option<u32>,
     pub max_requests_per_caller: Option<usize>,
+    pub max_connections_per_caller: Option<usize>,
+    pub rate_per_caller: Option<f64>,
+    pub rate_burst_per_caller: Option<u32>,
+    pub idle_timeout: Option<RawDuration>,
 }
 
 /// A duration as users write it: seconds as a number, or `"500ms"`, `"30s"`, `"5m"`, `"1h"`.

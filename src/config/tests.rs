@@ -133,6 +133,26 @@ fn refusals_name_file_key_and_problem() {
             "limits.max_body_bytes: must be greater than 0",
         ),
         (
+            "max_body_bytes = 4096",
+            "rate_per_caller = 0",
+            "limits.rate_per_caller: 0 is not a request rate",
+        ),
+        (
+            "max_body_bytes = 4096",
+            "rate_burst_per_caller = 10",
+            "limits.rate_burst_per_caller: needs limits.rate_per_caller",
+        ),
+        (
+            "max_body_bytes = 4096",
+            "rate_per_caller = 5\nrate_burst_per_caller = 0",
+            "limits.rate_burst_per_caller: must be greater than 0",
+        ),
+        (
+            "max_body_bytes = 4096",
+            "max_connections_per_caller = 0",
+            "limits.max_connections_per_caller: must be greater than 0",
+        ),
+        (
             "client_ca = \"ca.pem\"",
             "client_ca = \"ca.pem\"\ncaller = \"acme/web\"",
             "listener[0].caller: set either",

@@ -54,6 +54,10 @@ pub enum ProxyError {
     Redirect { status: u16 },
     #[error("service {service} has {limit} requests in flight; retry shortly")]
     CallerBusy { service: String, limit: usize },
+    #[error("service {service} has {limit} connections open; reuse one of them")]
+    CallerConnections { service: String, limit: usize },
+    #[error("service {service} is over its request rate; retry in {retry_after} s")]
+    CallerRate { service: String, retry_after: u64 },
     /// The failure of a concurrent identical request this one waited for.
     #[error("{message}")]
     Shared { status: StatusCode, message: String },
@@ -67,7 +71,9 @@ impl ProxyError {
             | ProxyError::HeadersTooLarge { .. }
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::Body(_)
-            | ProxyError::CallerBusy { .. } => Side::Caller,
+            | ProxyError::CallerBusy { .. }
+            | ProxyError::CallerConnections { .. }
+            | ProxyError::CallerRate { .. } => Side::Caller,
             ProxyError::Upstream(_) | ProxyError::Redirect { .. } | ProxyError::Shared { .. } => {
                 Side::Upstream
             }
@@ -84,7 +90,9 @@ impl ProxyError {
             ProxyError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Body(_) => StatusCode::BAD_REQUEST,
-            ProxyError::CallerBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::CallerBusy { .. }
+            | ProxyError::CallerConnections { .. }
+            | ProxyError::CallerRate { .. } => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::NoToken { .. } | ProxyError::ConnectionLimit | ProxyError::Lockdown => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -100,11 +108,19 @@ impl ProxyError {
             _ => "vaultgate: ",
         };
         let mut resp = vault_error(self.status(), &format!("{prefix}{self}"));
-        if matches!(self, ProxyError::CallerBusy { .. }) {
+        let retry_after = match self {
+            ProxyError::CallerBusy { .. } | ProxyError::CallerConnections { .. } => Some(1),
+            ProxyError::CallerRate { retry_after, .. } => Some((*retry_after).max(1)),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             resp.headers_mut()
-                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if matches!(self, ProxyError::ConnectionLimit) {
+        if matches!(
+            self,
+            ProxyError::ConnectionLimit | ProxyError::CallerConnections { .. }
+        ) {
             resp.headers_mut()
                 .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }

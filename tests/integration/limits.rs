@@ -1,5 +1,7 @@
 //! Limits answered with Vault-style errors: connections past `max_connections` get a 503 and
-//! are closed, and the slot frees when a connection ends.
+//! are closed, and the slot frees when a connection ends; per-caller connection, in-flight
+//! and rate budgets answer 429 with `Retry-After`, without reaching Vault and without
+//! touching other callers; idle connections are closed.
 
 use std::path::Path;
 
@@ -123,4 +125,184 @@ async fn a_caller_past_its_in_flight_budget_gets_429_and_others_do_not() {
     // The budget is given back: service resumes.
     assert_eq!(poll_status(&billing, &url, 200, 100).await, 200);
     gate.stop().await;
+}
+
+/// One service past its own connection budget gets 429 (and the connection is closed) while
+/// another service connects as usual; Vault sees nothing of the refused request, and the slot
+/// is given back when the holder leaves.
+#[tokio::test]
+async fn a_caller_past_its_connection_budget_gets_429_and_others_do_not() {
+    let bao = OpenBao::start().await;
+    bao.kv_put("acme/billing/db", json!({"password": "pw"}))
+        .await;
+    bao.kv_put("acme/web/key", json!({"k": "v"})).await;
+    let pki = Pki::new(&["acme/billing", "acme/web"]);
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let extra = "\n[limits]\nmax_connections_per_caller = 1\n";
+    let services = ["acme/billing", "acme/web"];
+    let gate = Gate::start_with(&bao, &pki, &services, &[], &policies, extra).await;
+    let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
+    let web_url = format!("{}/v1/secret/data/acme/web/key", gate.url());
+
+    let holder = pki.client_for("acme/billing");
+    assert_eq!(holder.get(&url).send().await.unwrap().status(), 200);
+
+    let before = bao.audit_requests();
+    let resp = pki
+        .client_for("acme/billing")
+        .get(&url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let body: Value = resp.json().await.unwrap();
+    let message = body["errors"][0].as_str().unwrap();
+    assert!(
+        message.contains("acme/billing has 1 connections open"),
+        "{body}"
+    );
+    assert_eq!(
+        bao.audit_requests(),
+        before,
+        "the refused request reached Vault"
+    );
+
+    let web = pki.client_for("acme/web");
+    assert_eq!(web.get(&web_url).send().await.unwrap().status(), 200);
+
+    drop(holder);
+    let last = poll_status(&pki.client_for("acme/billing"), &url, 200, 50).await;
+    assert_eq!(last, 200, "the caller's slot was not given back");
+    gate.stop().await;
+}
+
+/// A token bucket per caller: past the burst the caller gets 429 with the seconds until its
+/// next token in `Retry-After`, before anything is read or sent to Vault; another service
+/// has its own bucket. The rate (one request per 100 s) makes the test timing-free.
+#[tokio::test]
+async fn a_caller_past_its_rate_gets_429_with_retry_after() {
+    let bao = OpenBao::start().await;
+    bao.kv_put("acme/billing/db", json!({"password": "pw"}))
+        .await;
+    bao.kv_put("acme/web/key", json!({"k": "v"})).await;
+    let pki = Pki::new(&["acme/billing", "acme/web"]);
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let extra = "\n[limits]\nrate_per_caller = 0.01\nrate_burst_per_caller = 2\n";
+    let services = ["acme/billing", "acme/web"];
+    let gate = Gate::start_with(&bao, &pki, &services, &[], &policies, extra).await;
+    let billing = pki.client_for("acme/billing");
+    let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
+    let web_url = format!("{}/v1/secret/data/acme/web/key", gate.url());
+
+    for _ in 0..2 {
+        assert_eq!(billing.get(&url).send().await.unwrap().status(), 200);
+    }
+    let before = bao.audit_requests();
+    // A write, so that nothing could have answered it but Vault.
+    let resp = billing
+        .post(&url)
+        .json(&json!({"data": {"password": "new"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((90..=100).contains(&retry), "Retry-After {retry}");
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("over its request rate"),
+        "{body}"
+    );
+    assert_eq!(
+        bao.audit_requests(),
+        before,
+        "the refused write reached Vault"
+    );
+
+    let web = pki.client_for("acme/web");
+    assert_eq!(web.get(&web_url).send().await.unwrap().status(), 200);
+    gate.stop().await;
+}
+
+/// A keep-alive connection is reused while requests come, then closed by the proxy once it
+/// has been idle for `idle_timeout`.
+#[tokio::test]
+async fn an_idle_connection_is_closed_at_the_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let bao = OpenBao::start().await;
+    bao.kv_put("acme/billing/db", json!({"password": "pw"}))
+        .await;
+    let pki = Pki::new(&["acme/billing"]);
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let extra = "\n[limits]\nidle_timeout = \"2s\"\n";
+    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+    let mut tls = pki
+        .connect_raw("acme/billing", &gate.address, b"http/1.1")
+        .await;
+    let request = b"GET /v1/secret/data/acme/billing/db HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+    for _ in 0..2 {
+        tls.write_all(request).await.unwrap();
+        let head = read_response(&mut tls).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let idle_from = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tls.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(closed.is_ok(), "the idle connection was kept open");
+    assert!(
+        rest.is_empty(),
+        "unexpected bytes: {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    // 200 ms of the idle time had passed before the clock started.
+    assert!(idle_from.elapsed() >= std::time::Duration::from_millis(1500));
+    gate.stop().await;
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body; returns its head.
+async fn read_response<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> String {
+    use tokio::io::AsyncReadExt;
+
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let read = async {
+        loop {
+            let n = s.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "connection closed mid-response");
+            buf.extend_from_slice(&chunk[..n]);
+            let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                return head;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("no response within 10 s")
 }

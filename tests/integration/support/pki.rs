@@ -72,4 +72,37 @@ impl Pki {
     pub fn client_for(&self, service: &str) -> reqwest::Client {
         self.http(Some(self.client(service)))
     }
+
+    /// A raw mTLS connection as `service`, offering `alpn` (e.g. `b"h2"`), for tests that
+    /// write protocol bytes themselves.
+    pub async fn connect_raw(
+        &self,
+        service: &str,
+        address: &str,
+        alpn: &[u8],
+    ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+        use std::sync::Arc;
+        use tokio_rustls::rustls;
+
+        let mut roots = rustls::RootCertStore::empty();
+        for c in vaultgate::listener::read_certs(&self.ca_cert()).unwrap() {
+            roots.add(c).unwrap();
+        }
+        let (cert, key) = self.client(service);
+        let chain = vaultgate::listener::read_certs(&cert).unwrap();
+        let key = vaultgate::listener::read_key(&key).unwrap();
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .unwrap();
+        config.alpn_protocols = vec![alpn.to_vec()];
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        connector.connect(name, tcp).await.unwrap()
+    }
 }
