@@ -19,6 +19,7 @@ mod core_flow;
 mod docs;
 mod faults;
 mod fuzz_regressions;
+mod h2_limits;
 mod jwt;
 mod leaks;
 mod limits;
