@@ -219,8 +219,16 @@ fn build(
         .with_single_cert(chain, key)
         .map_err(|e| err(&files.key, e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Reconnecting clients resume instead of paying a full handshake and chain check. The
+    // sessions stay in this process (no ticket key to protect) and die with this config, so
+    // a reload of the client CA is never bypassed by resumption. Sized for one per caller of
+    // a large host (rustls' default is 256); an entry is about a client certificate's size.
+    config.session_storage = rustls::server::ServerSessionMemoryCache::new(TLS_SESSIONS);
     Ok((config, hex(&digest.finalize())))
 }
+
+/// TLS sessions kept for resumption per listener configuration.
+const TLS_SESSIONS: usize = 1024;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

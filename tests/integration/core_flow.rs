@@ -5,7 +5,8 @@ use serde_json::{json, Value};
 
 use crate::support::gate::Gate;
 use crate::support::openbao::OpenBao;
-use crate::support::pki::Pki;
+use crate::support::pki::{connect_with, Pki};
+use crate::support::read_response;
 
 async fn seed(bao: &OpenBao) {
     bao.kv_put("acme/billing/db", json!({"password": "billing-db-pw"}))
@@ -154,5 +155,45 @@ async fn the_openbao_cli_works_through_the_proxy_with_only_vault_variables() {
         text.contains("403") && text.contains("permission denied"),
         "{text}"
     );
+    gate.stop().await;
+}
+
+/// A client reconnecting with the TLS session it was given resumes it (no full handshake,
+/// no certificate chain verified again) and keeps its identity: its own secret 200, another
+/// tenant's 403.
+#[tokio::test]
+async fn a_reconnecting_client_resumes_its_tls_session_with_its_identity() {
+    use tokio::io::AsyncWriteExt;
+    use tokio_rustls::rustls::HandshakeKind;
+
+    let bao = OpenBao::start().await;
+    bao.kv_put("acme/billing/db", json!({"password": "pw"}))
+        .await;
+    let pki = Pki::new(&["acme/billing"]);
+    let gate = Gate::start(&bao, &pki, &["acme/billing"]).await;
+    let config = pki.tls_config("acme/billing", b"http/1.1");
+    let get = |path: &str| {
+        format!("GET /v1/secret/data/{path} HTTP/1.1\r\nHost: localhost\r\n\r\n").into_bytes()
+    };
+
+    let mut first = connect_with(config.clone(), &gate.address).await;
+    assert_eq!(
+        first.get_ref().1.handshake_kind(),
+        Some(HandshakeKind::Full)
+    );
+    first.write_all(&get("acme/billing/db")).await.unwrap();
+    // Reading the answer also reads the session tickets sent after the handshake.
+    assert!(read_response(&mut first).await.starts_with("HTTP/1.1 200"));
+    drop(first);
+
+    let mut again = connect_with(config, &gate.address).await;
+    assert_eq!(
+        again.get_ref().1.handshake_kind(),
+        Some(HandshakeKind::Resumed)
+    );
+    again.write_all(&get("acme/billing/db")).await.unwrap();
+    assert!(read_response(&mut again).await.starts_with("HTTP/1.1 200"));
+    again.write_all(&get("other/tenant/db")).await.unwrap();
+    assert!(read_response(&mut again).await.starts_with("HTTP/1.1 403"));
     gate.stop().await;
 }

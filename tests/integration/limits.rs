@@ -252,7 +252,7 @@ async fn an_idle_connection_is_closed_at_the_idle_timeout() {
 
     for _ in 0..2 {
         tls.write_all(request).await.unwrap();
-        let head = read_response(&mut tls).await;
+        let head = crate::support::read_response(&mut tls).await;
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
@@ -272,37 +272,4 @@ async fn an_idle_connection_is_closed_at_the_idle_timeout() {
     // 200 ms of the idle time had passed before the clock started.
     assert!(idle_from.elapsed() >= std::time::Duration::from_millis(1500));
     gate.stop().await;
-}
-
-/// Reads one HTTP/1.1 response with a Content-Length body; returns its head.
-async fn read_response<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> String {
-    use tokio::io::AsyncReadExt;
-
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let read = async {
-        loop {
-            let n = s.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "connection closed mid-response");
-            buf.extend_from_slice(&chunk[..n]);
-            let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                continue;
-            };
-            let head = String::from_utf8_lossy(&buf[..end]).to_string();
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse().ok())?
-                })
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + length {
-                return head;
-            }
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(10), read)
-        .await
-        .expect("no response within 10 s")
 }

@@ -73,15 +73,13 @@ impl Pki {
         self.http(Some(self.client(service)))
     }
 
-    /// A raw mTLS connection as `service`, offering `alpn` (e.g. `b"h2"`), for tests that
-    /// write protocol bytes themselves.
-    pub async fn connect_raw(
+    /// A rustls client configuration as `service`, offering `alpn` (e.g. `b"h2"`); reuse
+    /// one to resume TLS sessions.
+    pub fn tls_config(
         &self,
         service: &str,
-        address: &str,
         alpn: &[u8],
-    ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-        use std::sync::Arc;
+    ) -> std::sync::Arc<tokio_rustls::rustls::ClientConfig> {
         use tokio_rustls::rustls;
 
         let mut roots = rustls::RootCertStore::empty();
@@ -91,7 +89,7 @@ impl Pki {
         let (cert, key) = self.client(service);
         let chain = vaultgate::listener::read_certs(&cert).unwrap();
         let key = vaultgate::listener::read_key(&key).unwrap();
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
@@ -100,9 +98,28 @@ impl Pki {
         .with_client_auth_cert(chain, key)
         .unwrap();
         config.alpn_protocols = vec![alpn.to_vec()];
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        connector.connect(name, tcp).await.unwrap()
+        std::sync::Arc::new(config)
     }
+
+    /// A raw mTLS connection as `service`, offering `alpn`, for tests that write protocol
+    /// bytes themselves.
+    pub async fn connect_raw(
+        &self,
+        service: &str,
+        address: &str,
+        alpn: &[u8],
+    ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+        connect_with(self.tls_config(service, alpn), address).await
+    }
+}
+
+/// A TLS connection to `address` (certificate name `localhost`) with `config`.
+pub async fn connect_with(
+    config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    address: &str,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    connector.connect(name, tcp).await.unwrap()
 }
