@@ -67,10 +67,14 @@ impl Upstream {
         http.enforce_http(false);
         http.set_connect_timeout(Some(cfg.connect_timeout));
         http.set_nodelay(true);
+        // Over TLS, ALPN offers h2 first: Vault (Go) then multiplexes every request on one
+        // connection instead of one connection per request in flight. Plain HTTP stays
+        // HTTP/1.1 (Vault serves no cleartext HTTP/2).
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
+            .enable_http2()
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))

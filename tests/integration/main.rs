@@ -28,4 +28,5 @@ mod ops;
 mod policy_cli;
 mod reload;
 mod tokens;
+mod upstream_tls;
 mod verify;

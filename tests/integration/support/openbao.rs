@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 pub struct OpenBao {
     child: Child,
     port: u16,
+    tls_port: Option<u16>,
     pub dir: tempfile::TempDir,
     http: reqwest::Client,
     /// (token_ttl, token_max_ttl) in seconds for roles made by `approle`; 1 h by default.
@@ -44,9 +45,15 @@ pub fn free_port() -> u16 {
 
 impl OpenBao {
     pub async fn start() -> OpenBao {
+        OpenBao::start_with_tls(None).await
+    }
+
+    /// Also serves the API over TLS (where ALPN offers HTTP/2) with `(cert, key)`, on
+    /// `tls_addr()`; setup calls keep using the plain dev listener.
+    pub async fn start_with_tls(tls: Option<(PathBuf, PathBuf)>) -> OpenBao {
         // A port picked free can be taken by a parallel test before bao binds it: retry.
         for _ in 0..5 {
-            let mut bao = OpenBao::spawn(free_port());
+            let mut bao = OpenBao::spawn(free_port(), tls.as_ref());
             if bao.wait_healthy(Duration::from_secs(30)).await {
                 return bao;
             }
@@ -54,19 +61,27 @@ impl OpenBao {
         panic!("OpenBao did not become healthy");
     }
 
-    fn spawn(port: u16) -> OpenBao {
+    fn spawn(port: u16, tls: Option<&(PathBuf, PathBuf)>) -> OpenBao {
         let dir = tempfile::tempdir().unwrap();
         let audit = dir.path().join("audit.log");
-        std::fs::write(
-            dir.path().join("bao.hcl"),
-            format!(
-                "audit \"file\" \"test\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n\
-                 audit \"file\" \"raw\" {{\n  options {{\n    file_path = \"{}\"\n    log_raw = \"true\"\n  }}\n}}\n",
-                audit.display(),
-                dir.path().join("audit-raw.log").display()
-            ),
-        )
-        .unwrap();
+        let mut config = format!(
+            "audit \"file\" \"test\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n\
+             audit \"file\" \"raw\" {{\n  options {{\n    file_path = \"{}\"\n    log_raw = \"true\"\n  }}\n}}\n",
+            audit.display(),
+            dir.path().join("audit-raw.log").display()
+        );
+        let tls_port = tls.map(|(cert, key)| {
+            // Dev mode keeps its own listener and adds the ones in the config file.
+            let tls_port = free_port();
+            config.push_str(&format!(
+                "listener \"tcp\" {{\n  address = \"127.0.0.1:{tls_port}\"\n  \
+                 tls_cert_file = \"{}\"\n  tls_key_file = \"{}\"\n}}\n",
+                cert.display(),
+                key.display()
+            ));
+            tls_port
+        });
+        std::fs::write(dir.path().join("bao.hcl"), config).unwrap();
         let child = spawn_server(dir.path(), port);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -75,6 +90,7 @@ impl OpenBao {
         OpenBao {
             child,
             port,
+            tls_port,
             dir,
             http,
             approle_ttls: std::sync::Mutex::new((3600, 0)),
@@ -136,6 +152,29 @@ impl OpenBao {
 
     pub fn addr(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The TLS listener of `start_with_tls`.
+    pub fn tls_addr(&self) -> String {
+        format!(
+            "https://127.0.0.1:{}",
+            self.tls_port.expect("started without TLS")
+        )
+    }
+
+    /// Established client connections to the TLS listener (/proc/net/tcp); only the proxy
+    /// under test connects to it.
+    pub fn tls_connections(&self) -> usize {
+        let port = format!(":{:04X}", self.tls_port.expect("started without TLS"));
+        std::fs::read_to_string("/proc/net/tcp")
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 3 && f[2].ends_with(&port) && f[3] == "01"
+            })
+            .count()
     }
 
     /// Requests that reached OpenBao so far, from its own audit log.
