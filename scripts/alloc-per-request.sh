@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Heap allocations per request (issue #8's allocation budget), counted by valgrind's DHAT on
+# the release binary: for each case, vaultgate runs twice under DHAT, serving N1 and then N2
+# requests on one connection, and the difference in allocated blocks over N2 - N1 is the cost
+# of one request, with start-up and shutdown cancelled out. Audit on, cache on, mTLS.
+# Needs valgrind (apt-get install valgrind); everything else as scripts/bench.sh.
+#
+#   scripts/alloc-per-request.sh [--n1 200] [--n2 1200]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+n1=200 n2=1200
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --n1) n1="$2"; shift ;;
+    --n2) n2="$2"; shift ;;
+    -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+command -v valgrind >/dev/null || { echo "valgrind is required (apt-get install valgrind)" >&2; exit 1; }
+
+work="$root/.bench-alloc"
+. "$root/scripts/bench-common.sh"
+
+start_openbao "$(free_port)"
+PATH="$(dirname "$bao"):$PATH" SECRETS_DIR="$work/secrets" sh examples/openbao-setup.sh >/dev/null
+"$vg" certs init --dir "$work/certs" --service acme/billing >/dev/null
+client=(--cacert "$work/certs/ca.pem" --cert "$work/certs/acme-billing.pem"
+  --key "$work/certs/acme-billing-key.pem")
+unset BAO_TOKEN
+
+# blocks CASE N: vaultgate under DHAT serves N requests of CASE; prints the blocks allocated.
+blocks() {
+  local case="$1" n="$2" port
+  port="$(free_port)"
+  cat >"$work/vaultgate.toml" <<TOML
+[vault]
+address = "$BAO_ADDR"
+[[listener]]
+address = "127.0.0.1:$port"
+tls_cert = "certs/localhost.pem"
+tls_key = "certs/localhost-key.pem"
+client_ca = "certs/ca.pem"
+[[service]]
+name = "acme/billing"
+auth = "approle"
+role_id_file = "secrets/acme-billing/role_id"
+secret_id_file = "secrets/acme-billing/secret_id"
+[policies]
+dir = "$root/policies"
+[audit]
+file = "audit.log"
+[cache]
+TOML
+  (cd "$work" && VAULTGATE_LOG=warn exec valgrind --tool=dhat --dhat-out-file=/dev/null \
+    "$vg" run --config vaultgate.toml) >"$work/dhat-$case-$n.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  # Under valgrind start-up is slow: a longer bounded wait than wait_for's.
+  local up=0
+  for _ in $(seq 1 300); do
+    if curl -s -o /dev/null "${client[@]}" "https://127.0.0.1:$port/v1/sys/health"; then up=1; break; fi
+    sleep 0.2
+  done
+  [ "$up" = 1 ] || { echo "!! vaultgate under valgrind did not come up" >&2; return 1; }
+  local url="https://127.0.0.1:$port/v1/secret/data/acme/billing/db" extra=()
+  case "$case" in
+    cached) ;;
+    uncached) extra=(-H "Cache-Control: no-cache") ;;
+    denied) url="https://127.0.0.1:$port/v1/secret/data/globex/ledger/db" ;;
+  esac
+  # Warm: the first answer fills the cache and the connection pools in both runs alike.
+  curl -s -o /dev/null "${client[@]}" "$url"
+  "$oha" --no-tui -n "$n" -c 1 --cacert "$work/certs/ca.pem" \
+    --cert "$work/certs/acme-billing.pem" --key "$work/certs/acme-billing-key.pem" \
+    "${extra[@]}" "$url" >"$work/oha-$case-$n.txt"
+  kill -TERM "$pid"
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  wait "$pid" 2>/dev/null || true
+  grep -oE 'Total: +[0-9,]+ bytes in [0-9,]+ blocks' "$work/dhat-$case-$n.log" |
+    sed -E 's/.* in ([0-9,]+) blocks/\1/; s/,//g'
+}
+
+printf '\n| case | blocks at %s requests | blocks at %s requests | allocations per request |\n|---|---:|---:|---:|\n' "$n1" "$n2"
+for case in cached denied uncached; do
+  a="$(blocks "$case" "$n1")"
+  b="$(blocks "$case" "$n2")"
+  printf '| %s | %s | %s | %s |\n' "$case" "$a" "$b" \
+    "$(python3 -c "print(round(($b - $a) / ($n2 - $n1), 1))")"
+done
