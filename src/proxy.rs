@@ -218,7 +218,7 @@ impl Proxy {
         }
         let caller = conn.caller.clone().map_err(ProxyError::Identity)?;
         // Held until the answer's head is ready; an unconfigured caller is denied by policy.
-        let _in_flight = self.budgets.request(&caller)?;
+        let _in_flight = self.budgets.request(&caller).await?;
         let (parts, body) = req.into_parts();
         // hyper bounds its read buffer, not the header block itself (and HTTP/2 counts
         // differently), so the limit is enforced here, on what both protocols decoded.
