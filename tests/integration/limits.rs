@@ -70,25 +70,56 @@ async fn a_silent_client_is_closed_at_the_handshake_timeout() {
     assert_eq!(bao.audit_requests(), before);
 }
 
+/// Two services, acme/billing and acme/web, each with a secret, behind a gate with `limits`
+/// in its `[limits]` table and a 3 s upstream timeout.
+struct Two {
+    bao: OpenBao,
+    pki: Pki,
+    gate: Gate,
+    /// acme/billing's secret.
+    url: String,
+    /// acme/web's secret.
+    web_url: String,
+}
+
+impl Two {
+    async fn start(limits: &str) -> Two {
+        let bao = OpenBao::start().await;
+        bao.kv_put("acme/billing/db", json!({"password": "pw"}))
+            .await;
+        bao.kv_put("acme/web/key", json!({"k": "v"})).await;
+        let services = ["acme/billing", "acme/web"];
+        let pki = Pki::new(&services);
+        let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let vault = format!("address = \"{}\"\ntimeout = \"3s\"\n", bao.addr());
+        let extra = format!("\n[limits]\n{limits}\n");
+        let gate = Gate::start_tuned(&bao, &pki, &services, &[], &policies, &vault, &extra).await;
+        let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
+        let web_url = format!("{}/v1/secret/data/acme/web/key", gate.url());
+        Two {
+            bao,
+            pki,
+            gate,
+            url,
+            web_url,
+        }
+    }
+}
+
 /// One service with its budget of in-flight requests spent gets 429 at once, without reaching
 /// Vault; another service is not affected by it. OpenBao is frozen so that the first requests
 /// stay in flight for certain (no timing involved).
 #[tokio::test]
 async fn a_caller_past_its_in_flight_budget_gets_429_and_others_do_not() {
-    let bao = OpenBao::start().await;
-    bao.kv_put("acme/billing/db", json!({"password": "pw"}))
-        .await;
-    bao.kv_put("acme/web/key", json!({"k": "v"})).await;
-    let pki = Pki::new(&["acme/billing", "acme/web"]);
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let vault = format!("address = \"{}\"\ntimeout = \"3s\"\n", bao.addr());
-    let extra = "\n[limits]\nmax_requests_per_caller = 2\n";
-    let services = ["acme/billing", "acme/web"];
-    let gate = Gate::start_tuned(&bao, &pki, &services, &[], &policies, &vault, extra).await;
+    let Two {
+        bao,
+        pki,
+        gate,
+        url,
+        web_url,
+    } = Two::start("max_requests_per_caller = 2").await;
     let billing = pki.client_for("acme/billing");
     let web = pki.client_for("acme/web");
-    let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
-    let web_url = format!("{}/v1/secret/data/acme/web/key", gate.url());
 
     bao.pause();
     let held: Vec<_> = (0..2)
@@ -132,17 +163,13 @@ async fn a_caller_past_its_in_flight_budget_gets_429_and_others_do_not() {
 /// is given back when the holder leaves.
 #[tokio::test]
 async fn a_caller_past_its_connection_budget_gets_429_and_others_do_not() {
-    let bao = OpenBao::start().await;
-    bao.kv_put("acme/billing/db", json!({"password": "pw"}))
-        .await;
-    bao.kv_put("acme/web/key", json!({"k": "v"})).await;
-    let pki = Pki::new(&["acme/billing", "acme/web"]);
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let extra = "\n[limits]\nmax_connections_per_caller = 1\n";
-    let services = ["acme/billing", "acme/web"];
-    let gate = Gate::start_with(&bao, &pki, &services, &[], &policies, extra).await;
-    let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
-    let web_url = format!("{}/v1/secret/data/acme/web/key", gate.url());
+    let Two {
+        bao,
+        pki,
+        gate,
+        url,
+        web_url,
+    } = Two::start("max_connections_per_caller = 1").await;
 
     let holder = pki.client_for("acme/billing");
     assert_eq!(holder.get(&url).send().await.unwrap().status(), 200);
@@ -182,18 +209,14 @@ async fn a_caller_past_its_connection_budget_gets_429_and_others_do_not() {
 /// has its own bucket. The rate (one request per 100 s) makes the test timing-free.
 #[tokio::test]
 async fn a_caller_past_its_rate_gets_429_with_retry_after() {
-    let bao = OpenBao::start().await;
-    bao.kv_put("acme/billing/db", json!({"password": "pw"}))
-        .await;
-    bao.kv_put("acme/web/key", json!({"k": "v"})).await;
-    let pki = Pki::new(&["acme/billing", "acme/web"]);
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let extra = "\n[limits]\nrate_per_caller = 0.01\nrate_burst_per_caller = 2\n";
-    let services = ["acme/billing", "acme/web"];
-    let gate = Gate::start_with(&bao, &pki, &services, &[], &policies, extra).await;
+    let Two {
+        bao,
+        pki,
+        gate,
+        url,
+        web_url,
+    } = Two::start("rate_per_caller = 0.01\nrate_burst_per_caller = 2").await;
     let billing = pki.client_for("acme/billing");
-    let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
-    let web_url = format!("{}/v1/secret/data/acme/web/key", gate.url());
 
     for _ in 0..2 {
         assert_eq!(billing.get(&url).send().await.unwrap().status(), 200);
