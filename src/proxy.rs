@@ -11,6 +11,7 @@ use exchange::Exchange;
 pub use scrub::{mask_all, Scrub};
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,6 +26,7 @@ use crate::audit::Auditor;
 use crate::cache::{CacheStatus, ReadCache};
 use crate::config::Limits;
 use crate::identity::Caller;
+use crate::listener::FramingVerdict;
 use crate::metrics::Metrics;
 use crate::policy::PolicyStore;
 use crate::upstream::{Upstream, VaultBody};
@@ -49,6 +51,31 @@ pub struct ConnInfo {
     /// Asks the listener to close this connection gracefully once the current responses are
     /// out (HTTP/2 ignores `Connection: close`, so the listener must send GOAWAY).
     pub closing: tokio::sync::Notify,
+    /// Set by the HTTP/1 framing guard when a request head on this connection was ambiguous
+    /// on the wire (never set on HTTP/2).
+    pub framing: Arc<FramingVerdict>,
+    /// Requests seen so far: hyper dispatches HTTP/1 requests strictly in order, so this is
+    /// the index the framing guard counted heads with.
+    pub requests: AtomicU64,
+}
+
+impl ConnInfo {
+    pub fn new(
+        caller: Result<Caller, String>,
+        peer: String,
+        listener: usize,
+        over_limit: bool,
+    ) -> ConnInfo {
+        ConnInfo {
+            caller,
+            peer,
+            listener,
+            over_limit,
+            closing: tokio::sync::Notify::new(),
+            framing: Arc::default(),
+            requests: AtomicU64::new(0),
+        }
+    }
 }
 
 /// Endpoints Vault serves without a token; forwarded without one (vault-semantics §2.1).
@@ -194,6 +221,13 @@ impl Proxy {
         conn: &ConnInfo,
         req: Request<Incoming>,
     ) -> Result<Response<ProxyBody>, ProxyError> {
+        // First: an ambiguous head must not reach Vault whatever else holds, and the bytes
+        // after it cannot be trusted to be framed as the client meant, so the connection ends.
+        let index = conn.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(reason) = conn.framing.violation(index) {
+            conn.closing.notify_one();
+            return Err(ProxyError::Framing(reason));
+        }
         if conn.over_limit {
             conn.closing.notify_one();
             return Err(ProxyError::ConnectionLimit);

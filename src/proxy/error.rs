@@ -54,6 +54,9 @@ pub enum ProxyError {
     Redirect { status: u16 },
     #[error("service {service} has {limit} requests in flight; retry shortly")]
     CallerBusy { service: String, limit: usize },
+    /// An HTTP/1 head the framing guard flagged (duplicate `Content-Length`, bare LF, ...).
+    #[error("ambiguous request framing: {0}")]
+    Framing(&'static str),
     /// The failure of a concurrent identical request this one waited for.
     #[error("{message}")]
     Shared { status: StatusCode, message: String },
@@ -67,6 +70,7 @@ impl ProxyError {
             | ProxyError::HeadersTooLarge { .. }
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::Body(_)
+            | ProxyError::Framing(_)
             | ProxyError::CallerBusy { .. } => Side::Caller,
             ProxyError::Upstream(_) | ProxyError::Redirect { .. } | ProxyError::Shared { .. } => {
                 Side::Upstream
@@ -83,7 +87,7 @@ impl ProxyError {
             ProxyError::Classify(c) => c.status(),
             ProxyError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ProxyError::Body(_) => StatusCode::BAD_REQUEST,
+            ProxyError::Body(_) | ProxyError::Framing(_) => StatusCode::BAD_REQUEST,
             ProxyError::CallerBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::NoToken { .. } | ProxyError::ConnectionLimit | ProxyError::Lockdown => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -104,7 +108,7 @@ impl ProxyError {
             resp.headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        if matches!(self, ProxyError::ConnectionLimit) {
+        if matches!(self, ProxyError::ConnectionLimit | ProxyError::Framing(_)) {
             resp.headers_mut()
                 .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
