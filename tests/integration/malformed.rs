@@ -42,11 +42,15 @@ impl Raw {
         }
     }
 
-    /// Sends raw bytes on a fresh connection and returns the status of the first response.
-    async fn status(&self, request: &[u8]) -> Option<u16> {
+    async fn connect(&self) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
         let tcp = tokio::net::TcpStream::connect(&self.address).await.unwrap();
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let mut tls = self.connector.connect(name, tcp).await.unwrap();
+        self.connector.connect(name, tcp).await.unwrap()
+    }
+
+    /// Sends raw bytes on a fresh connection and returns the status of the first response.
+    async fn status(&self, request: &[u8]) -> Option<u16> {
+        let mut tls = self.connect().await;
         tls.write_all(request).await.unwrap();
         let mut buf = Vec::new();
         let read = tokio::time::timeout(Duration::from_secs(10), async {
@@ -167,6 +171,26 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
         (
             "two different content lengths",
             format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{{}}").into_bytes(),
+            400,
+        ),
+        (
+            "duplicate identical content length",
+            format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}").into_bytes(),
+            400,
+        ),
+        (
+            "content length list",
+            format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2, 2\r\nConnection: close\r\n\r\n{{}}").into_bytes(),
+            400,
+        ),
+        (
+            "bare LF line endings",
+            format!("GET {OK_PATH} HTTP/1.1\nHost: localhost\nConnection: close\n\n").into_bytes(),
+            400,
+        ),
+        (
+            "bare LF in one header",
+            format!("GET {OK_PATH} HTTP/1.1\r\nHost: localhost\nConnection: close\r\n\r\n").into_bytes(),
             400,
         ),
         (
@@ -296,4 +320,122 @@ async fn a_trickled_body_is_cut_off_before_vault() {
         before,
         "a trickled body reached OpenBao"
     );
+}
+
+/// Reads one whole response (sized or chunked) and returns its head and body.
+async fn read_response<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> (String, Vec<u8>) {
+    let mut buf = Vec::new();
+    let read = async {
+        let mut chunk = [0u8; 4096];
+        let end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let n = s.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed before the response head");
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map(|v| v.trim().parse::<usize>().unwrap());
+        loop {
+            let body = &buf[end..];
+            let complete = match length {
+                Some(n) => body.len() >= n,
+                None => body.ends_with(b"0\r\n\r\n"),
+            };
+            if complete {
+                break;
+            }
+            let n = s.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed before the response body ended");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let body = buf.split_off(end);
+        (String::from_utf8_lossy(&buf).into_owned(), body)
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("no whole response within 10 s")
+}
+
+/// Reads until the server closes the connection; the 10 s bound fails a server that keeps it.
+async fn read_until_closed<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> String {
+    let mut buf = Vec::new();
+    let read = async {
+        let mut chunk = [0u8; 4096];
+        // A close without TLS close_notify reads as an error: closed all the same.
+        while let Ok(n @ 1..) = s.read(&mut chunk).await {
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("the server kept the connection open after an ambiguous request");
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Keep-alive and pipelining: a clean request is served, then an ambiguous one on the same
+/// connection is refused with 400, audited by vaultgate, and the connection closed; OpenBao
+/// sees only the clean one.
+#[tokio::test]
+async fn an_ambiguous_request_after_a_good_one_is_refused_and_closes_the_connection() {
+    let bao = OpenBao::start().await;
+    bao.kv_put("acme/billing/db", serde_json::json!({"password": "pw"}))
+        .await;
+    let pki = Pki::new(&["acme/billing"]);
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let extra = format!("\n[audit]\nfile = \"{}\"\n", audit.display());
+    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, &extra).await;
+    let raw = Raw::new(&pki, &gate.address);
+    // no-cache: every clean read must reach OpenBao to be counted.
+    let good =
+        format!("GET {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nCache-Control: no-cache\r\n\r\n");
+
+    // One after the other: the first answer is read in full before the second is sent.
+    let before = bao.audit_requests();
+    let mut tls = raw.connect().await;
+    tls.write_all(good.as_bytes()).await.unwrap();
+    let (head, body) = read_response(&mut tls).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("pw"));
+    let duplicate = format!(
+        "POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{{}}"
+    );
+    tls.write_all(duplicate.as_bytes()).await.unwrap();
+    let rest = read_until_closed(&mut tls).await;
+    assert!(rest.starts_with("HTTP/1.1 400"), "{rest}");
+    assert!(
+        rest.contains("ambiguous request framing: duplicate Content-Length"),
+        "{rest}"
+    );
+    assert_eq!(rest.matches("HTTP/1.1 ").count(), 1, "{rest}");
+    assert_eq!(bao.audit_requests(), before + 1);
+
+    // Pipelined in one write, with a request smuggled behind the bare-LF one.
+    let before = bao.audit_requests();
+    let mut tls = raw.connect().await;
+    let bare = format!("GET {OK_PATH} HTTP/1.1\nHost: localhost\n\n");
+    let pipelined = format!("{good}{bare}{good}");
+    tls.write_all(pipelined.as_bytes()).await.unwrap();
+    let all = read_until_closed(&mut tls).await;
+    assert!(all.starts_with("HTTP/1.1 200"), "{all}");
+    assert_eq!(all.matches("HTTP/1.1 ").count(), 2, "{all}");
+    let second = &all[all.rfind("HTTP/1.1 ").unwrap()..];
+    assert!(second.starts_with("HTTP/1.1 400"), "{second}");
+    assert!(second.contains("ambiguous request framing: bare LF line ending"));
+    assert_eq!(bao.audit_requests(), before + 1);
+
+    // vaultgate's own audit log recorded both refusals.
+    let records = std::fs::read_to_string(&audit).unwrap();
+    let refused = records
+        .lines()
+        .filter(|l| l.contains("ambiguous request framing"))
+        .count();
+    assert_eq!(refused, 2, "{records}");
+    gate.stop().await;
 }
