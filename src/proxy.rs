@@ -2,16 +2,18 @@
 //! answer; one place that times the request, logs it once and maps errors to responses.
 
 mod cached;
+mod conn;
 mod error;
 mod exchange;
 mod scrub;
 
+pub use conn::ConnInfo;
 pub use error::{vault_error, ProxyError, Side};
 use exchange::Exchange;
 pub use scrub::{mask_all, Scrub};
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,7 +28,6 @@ use crate::audit::Auditor;
 use crate::cache::{CacheStatus, ReadCache};
 use crate::config::Limits;
 use crate::identity::Caller;
-use crate::listener::FramingVerdict;
 use crate::metrics::Metrics;
 use crate::policy::PolicyStore;
 use crate::upstream::{Upstream, VaultBody};
@@ -37,46 +38,6 @@ use crate::vault::token::Token;
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response body the proxy produces: its own JSON errors or Vault's streamed answer.
 pub type ProxyBody = UnsyncBoxBody<Bytes, BodyError>;
-
-/// What a connection established about its peer before any request was read.
-#[derive(Debug)]
-pub struct ConnInfo {
-    /// The caller, or why the connection's identity was refused (answered with 403).
-    pub caller: Result<Caller, String>,
-    pub peer: String,
-    pub listener: usize,
-    /// Accepted past `max_connections`: every request is answered 503 and the connection
-    /// closed.
-    pub over_limit: bool,
-    /// Asks the listener to close this connection gracefully once the current responses are
-    /// out (HTTP/2 ignores `Connection: close`, so the listener must send GOAWAY).
-    pub closing: tokio::sync::Notify,
-    /// Set by the HTTP/1 framing guard when a request head on this connection was ambiguous
-    /// on the wire (never set on HTTP/2).
-    pub framing: Arc<FramingVerdict>,
-    /// Requests seen so far: hyper dispatches HTTP/1 requests strictly in order, so this is
-    /// the index the framing guard counted heads with.
-    pub requests: AtomicU64,
-}
-
-impl ConnInfo {
-    pub fn new(
-        caller: Result<Caller, String>,
-        peer: String,
-        listener: usize,
-        over_limit: bool,
-    ) -> ConnInfo {
-        ConnInfo {
-            caller,
-            peer,
-            listener,
-            over_limit,
-            closing: tokio::sync::Notify::new(),
-            framing: Arc::default(),
-            requests: AtomicU64::new(0),
-        }
-    }
-}
 
 /// Endpoints Vault serves without a token; forwarded without one (vault-semantics §2.1).
 const UNAUTHENTICATED: [&str; 2] = ["sys/health", "sys/seal-status"];

@@ -2,76 +2,16 @@
 //! real mTLS connection; each gets its documented status and none reaches OpenBao (counted
 //! with OpenBao's own audit log).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_rustls::rustls;
 
 use crate::support::gate::Gate;
 use crate::support::openbao::OpenBao;
 use crate::support::pki::Pki;
+use crate::support::raw::{read_response, read_until_closed, Raw};
 
 const OK_PATH: &str = "/v1/secret/data/acme/billing/db";
-
-struct Raw {
-    connector: tokio_rustls::TlsConnector,
-    address: String,
-}
-
-impl Raw {
-    fn new(pki: &Pki, address: &str) -> Raw {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in vaultgate::listener::read_certs(&pki.ca_cert()).unwrap() {
-            roots.add(c).unwrap();
-        }
-        let (cert, key) = pki.client("acme/billing");
-        let chain = vaultgate::listener::read_certs(&cert).unwrap();
-        let key = vaultgate::listener::read_key(&key).unwrap();
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .unwrap();
-        Raw {
-            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
-            address: address.to_owned(),
-        }
-    }
-
-    async fn connect(&self) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-        let tcp = tokio::net::TcpStream::connect(&self.address).await.unwrap();
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        self.connector.connect(name, tcp).await.unwrap()
-    }
-
-    /// Sends raw bytes on a fresh connection and returns the status of the first response.
-    async fn status(&self, request: &[u8]) -> Option<u16> {
-        let mut tls = self.connect().await;
-        tls.write_all(request).await.unwrap();
-        let mut buf = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(10), async {
-            let mut chunk = [0u8; 4096];
-            loop {
-                match tls.read(&mut chunk).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        buf.extend_from_slice(&chunk[..n]);
-                        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        read.await.expect("no answer within 10 s");
-        let head = String::from_utf8_lossy(&buf);
-        head.split_whitespace().nth(1).and_then(|s| s.parse().ok())
-    }
-}
 
 fn get(target: &str, headers: &str) -> Vec<u8> {
     format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n")
@@ -275,9 +215,7 @@ async fn trickled_headers_are_cut_off_before_vault() {
     let before = bao.audit_requests();
     // No blank line: the header block never ends. The server must close the connection
     // itself; the 10 s bound only keeps a broken build from hanging the test.
-    let tcp = tokio::net::TcpStream::connect(&gate.address).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = raw.connector.connect(name, tcp).await.unwrap();
+    let mut tls = raw.connect().await;
     let partial = format!("GET {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1\r\n");
     tls.write_all(partial.as_bytes()).await.unwrap();
     let mut reply = Vec::new();
@@ -320,61 +258,6 @@ async fn a_trickled_body_is_cut_off_before_vault() {
         before,
         "a trickled body reached OpenBao"
     );
-}
-
-/// Reads one whole response (sized or chunked) and returns its head and body.
-async fn read_response<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> (String, Vec<u8>) {
-    let mut buf = Vec::new();
-    let read = async {
-        let mut chunk = [0u8; 4096];
-        let end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            let n = s.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "closed before the response head");
-            buf.extend_from_slice(&chunk[..n]);
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-        let length = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .map(|v| v.trim().parse::<usize>().unwrap());
-        loop {
-            let body = &buf[end..];
-            let complete = match length {
-                Some(n) => body.len() >= n,
-                None => body.ends_with(b"0\r\n\r\n"),
-            };
-            if complete {
-                break;
-            }
-            let n = s.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "closed before the response body ended");
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        let body = buf.split_off(end);
-        (String::from_utf8_lossy(&buf).into_owned(), body)
-    };
-    tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .expect("no whole response within 10 s")
-}
-
-/// Reads until the server closes the connection; the 10 s bound fails a server that keeps it.
-async fn read_until_closed<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> String {
-    let mut buf = Vec::new();
-    let read = async {
-        let mut chunk = [0u8; 4096];
-        // A close without TLS close_notify reads as an error: closed all the same.
-        while let Ok(n @ 1..) = s.read(&mut chunk).await {
-            buf.extend_from_slice(&chunk[..n]);
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .expect("the server kept the connection open after an ambiguous request");
-    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// Keep-alive and pipelining: a clean request is served, then an ambiguous one on the same
