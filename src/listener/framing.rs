@@ -165,6 +165,19 @@ impl Scanner {
                     };
                 }
                 Phase::Head => {
+                    if !self.cr && self.opaque() {
+                        // The request line and most header values need no look until their
+                        // end: skip to the next CR or LF at once.
+                        let n = bytes
+                            .iter()
+                            .position(|&b| b == b'\r' || b == b'\n')
+                            .unwrap_or(bytes.len());
+                        if n > 0 {
+                            self.line = true;
+                            bytes = &bytes[n..];
+                            continue;
+                        }
+                    }
                     let b = bytes[0];
                     bytes = &bytes[1..];
                     if let Err(reason) = self.head_byte(b) {
@@ -175,6 +188,11 @@ impl Scanner {
             }
         }
         None
+    }
+
+    /// Whether the bytes up to the end of the line cannot change the verdict.
+    fn opaque(&self) -> bool {
+        !self.request_line || matches!(self.field, Field::Other)
     }
 
     fn head_byte(&mut self, b: u8) -> Result<(), &'static str> {
