@@ -165,18 +165,11 @@ impl Scanner {
                     };
                 }
                 Phase::Head => {
-                    if !self.cr && self.opaque() {
-                        // The request line and most header values need no look until their
-                        // end: skip to the next CR or LF at once.
-                        let n = bytes
-                            .iter()
-                            .position(|&b| b == b'\r' || b == b'\n')
-                            .unwrap_or(bytes.len());
-                        if n > 0 {
-                            self.line = true;
-                            bytes = &bytes[n..];
-                            continue;
-                        }
+                    let n = if self.cr { 0 } else { self.skippable(bytes) };
+                    if n > 0 {
+                        self.skip(n);
+                        bytes = &bytes[n..];
+                        continue;
                     }
                     let b = bytes[0];
                     bytes = &bytes[1..];
@@ -190,9 +183,29 @@ impl Scanner {
         None
     }
 
-    /// Whether the bytes up to the end of the line cannot change the verdict.
-    fn opaque(&self) -> bool {
-        !self.request_line || matches!(self.field, Field::Other)
+    /// How many leading bytes cannot change the verdict, so need no look one by one: the
+    /// rest of the request line or of a header value other than `Content-Length`, and the
+    /// rest of a header name that can no longer be a framing header.
+    fn skippable(&self, bytes: &[u8]) -> usize {
+        let until =
+            |stop: fn(u8) -> bool| bytes.iter().position(|&b| stop(b)).unwrap_or(bytes.len());
+        match self.field {
+            _ if !self.request_line => until(|b| b == b'\r' || b == b'\n'),
+            Field::Other => until(|b| b == b'\r' || b == b'\n'),
+            Field::Name {
+                pos: 1..,
+                cl: false,
+                te: false,
+            } => until(|b| b == b':' || b == b'\r' || b == b'\n'),
+            _ => 0,
+        }
+    }
+
+    fn skip(&mut self, n: usize) {
+        self.line = true;
+        if let Field::Name { pos, .. } = &mut self.field {
+            *pos = pos.saturating_add(n);
+        }
     }
 
     fn head_byte(&mut self, b: u8) -> Result<(), &'static str> {

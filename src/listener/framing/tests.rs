@@ -83,10 +83,17 @@ fn bare_lf_anywhere_in_the_head_is_flagged() {
     assert_eq!(scan(b"GET /x HTTP/1.1\r\nHost: x\nX-A: 1\r\n\r\n"), bare);
     assert_eq!(scan(b"GET /x HTTP/1.1\r\nHost: x\r\n\n"), bare);
     assert_eq!(scan(b"\nGET /x HTTP/1.1\r\n\r\n"), bare);
-    assert_eq!(
-        scan(b"GET /x HTTP/1.1\r\nHost: x\rX: 1\r\n\r\n"),
-        Some((0, "bare CR in the head"))
-    );
+    // Inside a name, a value and the request line, where the scanner skips ahead.
+    assert_eq!(scan(b"GET /x HTTP/1.1\r\nX-Abc\n: 1\r\n\r\n"), bare);
+    assert_eq!(scan(b"GET /x HTTP/1.1\r\nX-Abc: 1\n2\r\n\r\n"), bare);
+    assert_eq!(scan(b"GET /x\nHTTP/1.1\r\n\r\n"), bare);
+    for cr in [
+        &b"GET /x HTTP/1.1\r\nHost: x\rX: 1\r\n\r\n"[..],
+        b"GET /x HTTP/1.1\r\nX-A\r: 1\r\n\r\n",
+        b"GET /\rx HTTP/1.1\r\n\r\n",
+    ] {
+        assert_eq!(scan(cr), Some((0, "bare CR in the head")));
+    }
 }
 
 #[test]
