@@ -10,17 +10,20 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+mod framing;
 mod tls;
 
+pub use framing::FramingVerdict;
 pub use tls::{read_certs, read_key, ServerTls};
 
 use crate::config::{Bind, Limits, ListenerConfig, ListenerIdentity};
 use crate::identity::{caller_from_certificate, Caller};
 use crate::proxy::{ConnInfo, ConnLimit, Proxy};
+use framing::FramingGuard;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListenerError {
@@ -255,14 +258,7 @@ impl Shared {
             },
             Err(_) => (None, None),
         };
-        ConnInfo {
-            caller,
-            peer,
-            listener: self.index,
-            over_limit,
-            slot,
-            closing: Notify::new(),
-        }
+        ConnInfo::new(caller, peer, self.index, over_limit, slot)
     }
 
     fn fixed_caller(&self) -> Result<Caller, String> {
@@ -280,6 +276,8 @@ impl Shared {
     {
         let conn = Arc::new(conn);
         let info = conn.clone();
+        // HTTP/2 frames carry their own lengths; only HTTP/1 heads need the byte-level check.
+        let verdict = (!h2).then(|| conn.framing.clone());
         let proxy = self.proxy.clone();
         let activity = Arc::new(Activity::new());
         let watched = activity.clone();
@@ -316,7 +314,7 @@ impl Shared {
         } else {
             builder.http1_only()
         };
-        let conn = builder.serve_connection(TokioIo::new(io), service);
+        let conn = builder.serve_connection(TokioIo::new(FramingGuard::new(io, verdict)), service);
         tokio::pin!(conn);
         tokio::select! {
             r = conn.as_mut() => {

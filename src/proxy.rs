@@ -3,16 +3,19 @@
 
 mod budget;
 mod cached;
+mod conn;
 mod error;
 mod exchange;
 mod scrub;
 
 pub use budget::{Budgets, Slot};
+pub use conn::{ConnInfo, ConnLimit};
 pub use error::{vault_error, ProxyError, Side};
 use exchange::Exchange;
 pub use scrub::{mask_all, Scrub};
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,30 +40,6 @@ use crate::vault::token::Token;
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response body the proxy produces: its own JSON errors or Vault's streamed answer.
 pub type ProxyBody = UnsyncBoxBody<Bytes, BodyError>;
-
-/// What a connection established about its peer before any request was read.
-#[derive(Debug)]
-pub struct ConnInfo {
-    /// The caller, or why the connection's identity was refused (answered with 403).
-    pub caller: Result<Caller, String>,
-    pub peer: String,
-    pub listener: usize,
-    /// Accepted past a connection limit (total: 503; the caller's own: 429): every request
-    /// is answered so and the connection closed.
-    pub over_limit: Option<ConnLimit>,
-    /// The caller's connection slot, given back when the connection ends.
-    pub slot: Option<Slot>,
-    /// Asks the listener to close this connection gracefully once the current responses are
-    /// out (HTTP/2 ignores `Connection: close`, so the listener must send GOAWAY).
-    pub closing: tokio::sync::Notify,
-}
-
-/// Which connection limit a connection was accepted past.
-#[derive(Debug, Clone)]
-pub enum ConnLimit {
-    Total,
-    Caller { service: String, limit: usize },
-}
 
 /// Endpoints Vault serves without a token; forwarded without one (vault-semantics §2.1).
 const UNAUTHENTICATED: [&str; 2] = ["sys/health", "sys/seal-status"];
@@ -203,6 +182,13 @@ impl Proxy {
         conn: &ConnInfo,
         req: Request<Incoming>,
     ) -> Result<Response<ProxyBody>, ProxyError> {
+        // First: an ambiguous head must not reach Vault whatever else holds, and the bytes
+        // after it cannot be trusted to be framed as the client meant, so the connection ends.
+        let index = conn.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(reason) = conn.framing.violation(index) {
+            conn.closing.notify_one();
+            return Err(ProxyError::Framing(reason));
+        }
         if let Some(limit) = &conn.over_limit {
             conn.closing.notify_one();
             return Err(match limit {

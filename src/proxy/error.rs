@@ -58,6 +58,9 @@ pub enum ProxyError {
     CallerConnections { service: String, limit: usize },
     #[error("service {service} is over its request rate; retry in {retry_after} s")]
     CallerRate { service: String, retry_after: u64 },
+    /// An HTTP/1 head the framing guard flagged (duplicate `Content-Length`, bare LF, ...).
+    #[error("ambiguous request framing: {0}")]
+    Framing(&'static str),
     /// The failure of a concurrent identical request this one waited for.
     #[error("{message}")]
     Shared { status: StatusCode, message: String },
@@ -71,6 +74,7 @@ impl ProxyError {
             | ProxyError::HeadersTooLarge { .. }
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::Body(_)
+            | ProxyError::Framing(_)
             | ProxyError::CallerBusy { .. }
             | ProxyError::CallerConnections { .. }
             | ProxyError::CallerRate { .. } => Side::Caller,
@@ -89,7 +93,7 @@ impl ProxyError {
             ProxyError::Classify(c) => c.status(),
             ProxyError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ProxyError::Body(_) => StatusCode::BAD_REQUEST,
+            ProxyError::Body(_) | ProxyError::Framing(_) => StatusCode::BAD_REQUEST,
             ProxyError::CallerBusy { .. }
             | ProxyError::CallerConnections { .. }
             | ProxyError::CallerRate { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -119,7 +123,9 @@ impl ProxyError {
         }
         if matches!(
             self,
-            ProxyError::ConnectionLimit | ProxyError::CallerConnections { .. }
+            ProxyError::ConnectionLimit
+                | ProxyError::CallerConnections { .. }
+                | ProxyError::Framing(_)
         ) {
             resp.headers_mut()
                 .insert(http::header::CONNECTION, HeaderValue::from_static("close"));

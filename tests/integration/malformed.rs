@@ -2,72 +2,16 @@
 //! real mTLS connection; each gets its documented status and none reaches OpenBao (counted
 //! with OpenBao's own audit log).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_rustls::rustls;
 
 use crate::support::gate::Gate;
 use crate::support::openbao::OpenBao;
 use crate::support::pki::Pki;
+use crate::support::raw::{read_response, read_until_closed, Raw};
 
 const OK_PATH: &str = "/v1/secret/data/acme/billing/db";
-
-struct Raw {
-    connector: tokio_rustls::TlsConnector,
-    address: String,
-}
-
-impl Raw {
-    fn new(pki: &Pki, address: &str) -> Raw {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in vaultgate::listener::read_certs(&pki.ca_cert()).unwrap() {
-            roots.add(c).unwrap();
-        }
-        let (cert, key) = pki.client("acme/billing");
-        let chain = vaultgate::listener::read_certs(&cert).unwrap();
-        let key = vaultgate::listener::read_key(&key).unwrap();
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .unwrap();
-        Raw {
-            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
-            address: address.to_owned(),
-        }
-    }
-
-    /// Sends raw bytes on a fresh connection and returns the status of the first response.
-    async fn status(&self, request: &[u8]) -> Option<u16> {
-        let tcp = tokio::net::TcpStream::connect(&self.address).await.unwrap();
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let mut tls = self.connector.connect(name, tcp).await.unwrap();
-        tls.write_all(request).await.unwrap();
-        let mut buf = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(10), async {
-            let mut chunk = [0u8; 4096];
-            loop {
-                match tls.read(&mut chunk).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        buf.extend_from_slice(&chunk[..n]);
-                        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        read.await.expect("no answer within 10 s");
-        let head = String::from_utf8_lossy(&buf);
-        head.split_whitespace().nth(1).and_then(|s| s.parse().ok())
-    }
-}
 
 fn get(target: &str, headers: &str) -> Vec<u8> {
     format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n")
@@ -170,6 +114,26 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
             400,
         ),
         (
+            "duplicate identical content length",
+            format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}").into_bytes(),
+            400,
+        ),
+        (
+            "content length list",
+            format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2, 2\r\nConnection: close\r\n\r\n{{}}").into_bytes(),
+            400,
+        ),
+        (
+            "bare LF line endings",
+            format!("GET {OK_PATH} HTTP/1.1\nHost: localhost\nConnection: close\n\n").into_bytes(),
+            400,
+        ),
+        (
+            "bare LF in one header",
+            format!("GET {OK_PATH} HTTP/1.1\r\nHost: localhost\nConnection: close\r\n\r\n").into_bytes(),
+            400,
+        ),
+        (
             "obs-fold continuation",
             format!("GET {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nX-Vault-Token: a\r\n b\r\nConnection: close\r\n\r\n").into_bytes(),
             400,
@@ -251,9 +215,7 @@ async fn trickled_headers_are_cut_off_before_vault() {
     let before = bao.audit_requests();
     // No blank line: the header block never ends. The server must close the connection
     // itself; the 10 s bound only keeps a broken build from hanging the test.
-    let tcp = tokio::net::TcpStream::connect(&gate.address).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = raw.connector.connect(name, tcp).await.unwrap();
+    let mut tls = raw.connect().await;
     let partial = format!("GET {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1\r\n");
     tls.write_all(partial.as_bytes()).await.unwrap();
     let mut reply = Vec::new();
@@ -296,4 +258,67 @@ async fn a_trickled_body_is_cut_off_before_vault() {
         before,
         "a trickled body reached OpenBao"
     );
+}
+
+/// Keep-alive and pipelining: a clean request is served, then an ambiguous one on the same
+/// connection is refused with 400, audited by vaultgate, and the connection closed; OpenBao
+/// sees only the clean one.
+#[tokio::test]
+async fn an_ambiguous_request_after_a_good_one_is_refused_and_closes_the_connection() {
+    let bao = OpenBao::start().await;
+    bao.kv_put("acme/billing/db", serde_json::json!({"password": "pw"}))
+        .await;
+    let pki = Pki::new(&["acme/billing"]);
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let extra = format!("\n[audit]\nfile = \"{}\"\n", audit.display());
+    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, &extra).await;
+    let raw = Raw::new(&pki, &gate.address);
+    // no-cache: every clean read must reach OpenBao to be counted.
+    let good =
+        format!("GET {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nCache-Control: no-cache\r\n\r\n");
+
+    // One after the other: the first answer is read in full before the second is sent.
+    let before = bao.audit_requests();
+    let mut tls = raw.connect().await;
+    tls.write_all(good.as_bytes()).await.unwrap();
+    let (head, body) = read_response(&mut tls).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("pw"));
+    let duplicate = format!(
+        "POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{{}}"
+    );
+    tls.write_all(duplicate.as_bytes()).await.unwrap();
+    let rest = read_until_closed(&mut tls).await;
+    assert!(rest.starts_with("HTTP/1.1 400"), "{rest}");
+    assert!(
+        rest.contains("ambiguous request framing: duplicate Content-Length"),
+        "{rest}"
+    );
+    assert_eq!(rest.matches("HTTP/1.1 ").count(), 1, "{rest}");
+    assert_eq!(bao.audit_requests(), before + 1);
+
+    // Pipelined in one write, with a request smuggled behind the bare-LF one.
+    let before = bao.audit_requests();
+    let mut tls = raw.connect().await;
+    let bare = format!("GET {OK_PATH} HTTP/1.1\nHost: localhost\n\n");
+    let pipelined = format!("{good}{bare}{good}");
+    tls.write_all(pipelined.as_bytes()).await.unwrap();
+    let all = read_until_closed(&mut tls).await;
+    assert!(all.starts_with("HTTP/1.1 200"), "{all}");
+    assert_eq!(all.matches("HTTP/1.1 ").count(), 2, "{all}");
+    let second = &all[all.rfind("HTTP/1.1 ").unwrap()..];
+    assert!(second.starts_with("HTTP/1.1 400"), "{second}");
+    assert!(second.contains("ambiguous request framing: bare LF line ending"));
+    assert_eq!(bao.audit_requests(), before + 1);
+
+    // vaultgate's own audit log recorded both refusals.
+    let records = std::fs::read_to_string(&audit).unwrap();
+    let refused = records
+        .lines()
+        .filter(|l| l.contains("ambiguous request framing"))
+        .count();
+    assert_eq!(refused, 2, "{records}");
+    gate.stop().await;
 }

@@ -4,6 +4,7 @@ pub mod collector;
 pub mod gate;
 pub mod openbao;
 pub mod pki;
+pub mod raw;
 pub mod relay;
 
 /// GETs `url` every 100 ms until it answers `want`, at most `tries` times; returns the last
