@@ -5,43 +5,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_rustls::rustls;
 
-use super::pki::Pki;
+use super::pki::{connect_with, Pki};
 
 /// Connects as acme/billing (its client certificate) to a gate's TLS listener.
 pub struct Raw {
-    connector: tokio_rustls::TlsConnector,
+    config: Arc<tokio_rustls::rustls::ClientConfig>,
     address: String,
 }
 
 impl Raw {
     pub fn new(pki: &Pki, address: &str) -> Raw {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in vaultgate::listener::read_certs(&pki.ca_cert()).unwrap() {
-            roots.add(c).unwrap();
-        }
-        let (cert, key) = pki.client("acme/billing");
-        let chain = vaultgate::listener::read_certs(&cert).unwrap();
-        let key = vaultgate::listener::read_key(&key).unwrap();
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .unwrap();
         Raw {
-            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            config: pki.tls_config("acme/billing", b"http/1.1"),
             address: address.to_owned(),
         }
     }
 
     pub async fn connect(&self) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-        let tcp = tokio::net::TcpStream::connect(&self.address).await.unwrap();
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        self.connector.connect(name, tcp).await.unwrap()
+        connect_with(self.config.clone(), &self.address).await
     }
 
     /// Sends raw bytes on a fresh connection and returns the status of the first response.
