@@ -274,6 +274,8 @@ file = "{audit}"
         restart_at, restarted, reloads, next_reload = total / 2, False, 0, 30
         warm = None
         outage = None
+        # One sample per minute: a plateau and a slow leak look alike in start/peak/end alone.
+        per_minute = []
         while time.time() - started < total:
             time.sleep(1)
             elapsed = time.time() - started
@@ -281,6 +283,8 @@ file = "{audit}"
             peak = max(peak, rss)
             if warm is None and elapsed >= 30:
                 warm = proc_figures(vg.pid)
+            if elapsed >= 60 * (len(per_minute) + 1):
+                per_minute.append(proc_figures(vg.pid))
             if elapsed >= next_reload:
                 next_reload += 30
                 reloads += 1
@@ -331,8 +335,10 @@ file = "{audit}"
             "policy_reload_events": reload_events,
             "openbao_outage_s": round(outage, 1) if outage else None,
             "rss_kib": {"start": rss0, "after_30s": warm[0] if warm else None,
-                        "peak": peak, "end": rss1},
-            "fds": {"start": fds0, "after_30s": warm[1] if warm else None, "end": fds1},
+                        "peak": peak, "end": rss1,
+                        "each_minute": [m[0] for m in per_minute]},
+            "fds": {"start": fds0, "after_30s": warm[1] if warm else None, "end": fds1,
+                    "each_minute": [m[1] for m in per_minute]},
         }
         print(json.dumps(report, indent=2))
         for e in stats.errors[:20]:
