@@ -115,12 +115,12 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
         ),
         (
             "duplicate identical content length",
-            format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 16\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{{"data":{{"a":1}}}}").into_bytes(),
+            format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 16\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{{\"data\":{{\"a\":1}}}}").into_bytes(),
             400,
         ),
         (
             "content length list",
-            format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 16, 16\r\nConnection: close\r\n\r\n{{"data":{{"a":1}}}}").into_bytes(),
+            format!("POST {OK_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 16, 16\r\nConnection: close\r\n\r\n{{\"data\":{{\"a\":1}}}}").into_bytes(),
             400,
         ),
         (
