@@ -74,10 +74,11 @@ mkdir -p docs/profiles
 out="docs/profiles/cached-read-$label.txt"
 {
   echo "# scripts/profile.sh --label $label: cached read, $conns conns, ${duration}s, ~$rps req/s under perf"
-  echo "# $(date -u +%FT%TZ), $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "# $(date -u +%FT%TZ), $(git rev-parse --short HEAD)$(git diff --quiet -- src || echo '+dirty'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# perf report --no-children --percent-limit 1.5 --stdio (call graphs cut; self time per symbol)"
   perf report -i "$work/perf.data" --no-children --percent-limit 1.5 --stdio -g none \
-    --sort comm,dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 40
+    --sort comm,dso,symbol 2>/dev/null | grep -v "^#" | grep -v "^$" \
+    | sed -E "s/[[:space:]-]+$//" | head -n 40
 } >"$out"
 echo "==> $out" >&2
 cat "$out"
