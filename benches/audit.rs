@@ -7,7 +7,10 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
-use vaultgate::audit::{AuditRecord, Auditor, FileSinkConfig, Fsync, SinkConfig};
+use vaultgate::audit::{
+    now_rfc3339, AuditRecord, Auditor, CallerPart, DecisionPart, FileSinkConfig, Fsync,
+    OperationPart, RequestRecord, ResponsePart, RulePart, Shown, SinkConfig, UpstreamPart,
+};
 
 /// The record of an allowed KV read that went upstream, shaped as `proxy::Exchange` builds it.
 fn allowed_read(id: String, token_hmac: &str) -> AuditRecord {
@@ -36,6 +39,57 @@ fn allowed_read(id: String, token_hmac: &str) -> AuditRecord {
     r
 }
 
+/// The same record as `allowed_read`, typed and borrowed as `proxy::Exchange::record` now
+/// builds it (the line is identical).
+fn with_typed<R>(id: &str, token_hmac: &str, then: impl FnOnce(&RequestRecord<'_>) -> R) -> R {
+    let file = std::path::PathBuf::from("policies/acme.hcl");
+    let record = RequestRecord {
+        version: vaultgate::audit::SCHEMA_VERSION,
+        time: now_rfc3339(),
+        kind: "request",
+        request_id: id,
+        caller: CallerPart {
+            listener: 0,
+            peer: "127.0.0.1:53122",
+            service: Some("billing"),
+            tenant: Some("acme"),
+            unidentified: None,
+        },
+        operation: OperationPart {
+            method: "GET",
+            namespace: Some(""),
+            parameters: Some(&[]),
+            path: Some("secret/data/acme/billing/db"),
+            verb: Some("read"),
+            wrap_ttl_s: Some(None),
+        },
+        decision: Some(DecisionPart {
+            allowed: true,
+            reason: "allowed by policies/acme.hcl:7 secret/data/{{tenant}}/{{service}}/*",
+            rule: Some(RulePart {
+                file: Shown(file.display()),
+                line: 7,
+                pattern: "secret/data/{{tenant}}/{{service}}/*",
+            }),
+        }),
+        cache: Some("bypass"),
+        upstream: Some(UpstreamPart {
+            duration_us: Some(1840),
+            principal: Some(Shown(&"acme/billing")),
+            retried: false,
+            status: 200,
+            token_hmac: Some(token_hmac),
+        }),
+        response: ResponsePart {
+            bytes: Some(412),
+            status: 200,
+        },
+        duration_us: 2210,
+        error: None,
+    };
+    then(&record)
+}
+
 fn bench_record(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let key = dir.path().join("hmac.key");
@@ -50,6 +104,12 @@ fn bench_record(c: &mut Criterion) {
     });
     group.bench_function("build+serialize", |b| {
         b.iter(|| serde_json::to_vec(&allowed_read(off.next_request_id(), black_box(&tag))))
+    });
+    group.bench_function("build+serialize-typed", |b| {
+        b.iter(|| {
+            let id = off.next_request_id();
+            with_typed(&id, black_box(&tag), |r| serde_json::to_vec(r))
+        })
     });
     group.bench_function("token-hmac", |b| {
         b.iter(|| off.hmac(black_box("s.7fB2kQ9xLmN3pR5tV8wY1zA4")))

@@ -1,6 +1,6 @@
-# Sourced by scripts/bench.sh and scripts/bench-tenants.sh (with $root and $work set): installs
-# oha and OpenBao if absent, builds the release binaries, and keeps the list of processes the
-# harness starts, all of which are stopped on exit with a check that none is left.
+# Sourced by scripts/bench.sh, bench-tenants.sh, alloc-per-request.sh and profile.sh (with
+# $root and $work set): installs oha and OpenBao if absent, builds the release binaries, keeps
+# the list of processes the harness starts, all of which are stopped on exit with a check that none is left.
 # --- tools -------------------------------------------------------------------------------
 oha="$root/.tools/oha/bin/oha"
 if [ ! -x "$oha" ]; then
@@ -9,10 +9,13 @@ if [ ! -x "$oha" ]; then
 fi
 bao="$(scripts/install-openbao.sh --no-hvac | tail -n 1)"
 echo "==> building vaultgate and the bare rustls server (release)" >&2
-cargo build --release --quiet --bin vaultgate --example bare_tls --example tenant_load
-vg="$root/target/release/vaultgate"
-bare="$root/target/release/examples/bare_tls"
-tenant_load="$root/target/release/examples/tenant_load"
+# bench_build (set before sourcing) overrides what is built besides the binary.
+read -ra build_extra <<<"${bench_build---example bare_tls --example tenant_load}"
+cargo build --release --quiet --bin vaultgate "${build_extra[@]}"
+release="${CARGO_TARGET_DIR:-$root/target}/release"
+vg="$release/vaultgate"
+bare="$release/examples/bare_tls"
+tenant_load="$release/examples/tenant_load"
 
 rm -rf "$work" && mkdir -p "$work/secrets"
 
@@ -67,4 +70,71 @@ start_openbao() { # start_openbao PORT: dev server, root token "root"; sets bao_
   bao_pid=$!
   export BAO_ADDR="http://127.0.0.1:$1" BAO_TOKEN=root
   wait_for openbao "$BAO_ADDR/v1/sys/health"
+}
+
+seed_openbao() { # demo policy + AppRole, the measured secret and two more (BAO_TOKEN set)
+  # Demo secrets, the least-privilege Vault policy acme-billing and its AppRole (the same setup
+  # the demo and the compose stack use); role_id/secret_id land in $work/secrets.
+  PATH="$(dirname "$bao"):$PATH" SECRETS_DIR="$work/secrets" \
+    sh examples/openbao-setup.sh >/dev/null
+  # The measured secret: about 300 bytes of KV v2 data; two more for the mixed case.
+  pad="$(printf 'x%.0s' $(seq 1 200))"
+  "$bao" kv put -mount=secret acme/billing/db username=billing-app \
+    password=Vg3x9-kQ2m-Lr7w-Pz4t-Hn8c-Bf6y url=postgres://db.internal:5432/billing \
+    options="$pad" >/dev/null
+  "$bao" kv put -mount=secret acme/billing/api key=api-0123456789abcdef >/dev/null
+  "$bao" kv put -mount=secret acme/billing/cfg mode=production >/dev/null
+}
+
+make_certs() { # CA, server and acme/billing client certificates; sets certs, client
+  "$vg" certs init --dir "$work/certs" --service acme/billing >/dev/null
+  certs="$work/certs"
+  client=(--cacert "$certs/ca.pem" --cert "$certs/acme-billing.pem" --key "$certs/acme-billing-key.pem")
+}
+
+vg_config() { # vg_config [CACHE_TOML]: the config for $vg_port, audit per BENCH_AUDIT
+  local audit_toml=$'[audit]\nfile = "audit.log"'
+  # BENCH_AUDIT=off measures vaultgate without its audit sink (the audit on/off comparison).
+  [ "${BENCH_AUDIT:-on}" = off ] && audit_toml="# audit off (BENCH_AUDIT=off)"
+  cat <<TOML
+[vault]
+address = "$BAO_ADDR"
+
+[[listener]]
+address = "127.0.0.1:$vg_port"
+tls_cert = "certs/localhost.pem"
+tls_key = "certs/localhost-key.pem"
+client_ca = "certs/ca.pem"
+
+[[service]]
+name = "acme/billing"
+auth = "approle"
+role_id_file = "secrets/acme-billing/role_id"
+secret_id_file = "secrets/acme-billing/secret_id"
+
+[policies]
+dir = "$root/policies"
+
+$audit_toml
+TOML
+  printf '%s\n' "${1:-}"
+}
+
+start_vaultgate() { # start_vaultgate PORT: sets vg_port, vg_pid, cache_toml (for the report)
+  vg_port="$1"
+  # BENCH_CACHE_TOML overrides the cache section; by default an empty [cache] table (the
+  # defaults) is used if this build's config accepts it, so cached reads hit the cache as soon
+  # as it exists and go upstream before.
+  cache_toml="${BENCH_CACHE_TOML-[cache]}"
+  vg_config "$cache_toml" >"$work/vaultgate.toml"
+  if [ -n "$cache_toml" ] && ! "$vg" config check "$work/vaultgate.toml" >"$work/config-check.log" 2>&1; then
+    echo "==> this vaultgate has no [cache] section: every read goes upstream" >&2
+    cache_toml=""
+    vg_config >"$work/vaultgate.toml"
+  fi
+  "$vg" config check "$work/vaultgate.toml" >/dev/null
+  echo "==> vaultgate on https://127.0.0.1:$vg_port" >&2
+  (cd "$work" && VAULTGATE_LOG=warn exec "$vg" run --config vaultgate.toml) >"$work/vaultgate.log" 2>&1 &
+  pids+=($!)
+  vg_pid=$!
 }

@@ -38,17 +38,7 @@ bao_port="$(free_port)" proxy_port="$(free_port)" vg_port="$(free_port)" bare_po
 
 # --- OpenBao dev server, seeded --------------------------------------------------------------
 start_openbao "$bao_port"
-# Demo secrets, the least-privilege Vault policy acme-billing and its AppRole (the same setup
-# the demo and the compose stack use); role_id/secret_id land in $work/secrets.
-PATH="$(dirname "$bao"):$PATH" SECRETS_DIR="$work/secrets" \
-  sh examples/openbao-setup.sh >/dev/null
-# The measured secret: about 300 bytes of KV v2 data; two more for the mixed case.
-pad="$(printf 'x%.0s' $(seq 1 200))"
-"$bao" kv put -mount=secret acme/billing/db username=billing-app \
-  password=Vg3x9-kQ2m-Lr7w-Pz4t-Hn8c-Bf6y url=postgres://db.internal:5432/billing \
-  options="$pad" >/dev/null
-"$bao" kv put -mount=secret acme/billing/api key=api-0123456789abcdef >/dev/null
-"$bao" kv put -mount=secret acme/billing/cfg mode=production >/dev/null
+seed_openbao
 # Separate secret ids for bao proxy and for the direct token, from the same role.
 role=auth/approle/role/acme-billing
 "$bao" read -field=role_id "$role/role-id" >"$work/secrets/proxy_role_id"
@@ -62,10 +52,7 @@ curl -sf -H "X-Vault-Token: $direct_token" "$BAO_ADDR/v1/secret/data/acme/billin
   >"$work/body.json"
 unset BAO_TOKEN
 
-# --- certificates ------------------------------------------------------------------------
-"$vg" certs init --dir "$work/certs" --service acme/billing >/dev/null
-certs="$work/certs"
-client=(--cacert "$certs/ca.pem" --cert "$certs/acme-billing.pem" --key "$certs/acme-billing-key.pem")
+make_certs
 
 # --- bao proxy: AppRole auto-auth, forced auto-auth token, TLS listener, no cache -----------
 cat >"$work/bao-proxy.hcl" <<HCL
@@ -92,53 +79,8 @@ env -u BAO_ADDR "$bao" proxy -config="$work/bao-proxy.hcl" >"$work/bao-proxy.log
 pids+=($!)
 proxy_pid=$!
 
-# --- vaultgate: mTLS, audit to a file, the cache when this build has one ---------------------
-if [ "${BENCH_AUDIT:-on}" = off ]; then
-  audit_toml="# audit off (BENCH_AUDIT=off)"
-else
-  audit_toml=$'[audit]\nfile = "audit.log"'
-fi
-vg_config() {
-  cat <<TOML
-[vault]
-address = "$BAO_ADDR"
-
-[[listener]]
-address = "127.0.0.1:$vg_port"
-tls_cert = "certs/localhost.pem"
-tls_key = "certs/localhost-key.pem"
-client_ca = "certs/ca.pem"
-
-[[service]]
-name = "acme/billing"
-auth = "approle"
-role_id_file = "secrets/acme-billing/role_id"
-secret_id_file = "secrets/acme-billing/secret_id"
-
-[policies]
-dir = "$root/policies"
-
-$audit_toml
-TOML
-  printf '%s\n' "${1:-}"
-}
-# BENCH_AUDIT=off measures vaultgate without its audit sink (the audit on/off comparison).
-# (Defined before vg_config runs.)
-# BENCH_CACHE_TOML overrides the cache section; by default an empty [cache] table (the
-# defaults) is used if this build's config accepts it, so cached reads hit the cache as soon
-# as it exists and go upstream before.
-cache_toml="${BENCH_CACHE_TOML-[cache]}"
-vg_config "$cache_toml" >"$work/vaultgate.toml"
-if [ -n "$cache_toml" ] && ! "$vg" config check "$work/vaultgate.toml" >"$work/config-check.log" 2>&1; then
-  echo "==> this vaultgate has no [cache] section: every read goes upstream" >&2
-  cache_toml=""
-  vg_config >"$work/vaultgate.toml"
-fi
-"$vg" config check "$work/vaultgate.toml" >/dev/null
-echo "==> vaultgate on https://127.0.0.1:$vg_port" >&2
-(cd "$work" && VAULTGATE_LOG=warn exec "$vg" run --config vaultgate.toml) >"$work/vaultgate.log" 2>&1 &
-pids+=($!)
-vg_pid=$!
+# --- vaultgate: mTLS, audit to a file (BENCH_AUDIT=off: none), the cache if built -------
+start_vaultgate "$vg_port"
 
 # --- the bare rustls server (same TLS and mTLS work, fixed body) ------------------------------
 echo "==> bare rustls server on https://127.0.0.1:$bare_port" >&2

@@ -4,6 +4,7 @@
 
 mod file;
 mod network;
+mod request;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,10 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use file::{numbered as rotated_path, FileSinkConfig, Fsync};
 pub use network::{NetworkSinkConfig, NetworkTarget};
+pub use request::{
+    CallerPart, DecisionPart, ErrorPart, OperationPart, RequestRecord, ResponsePart, RulePart,
+    Shown, UpstreamPart,
+};
 pub use writer::SinkConfig;
 
 /// Bumped whenever a field changes meaning or disappears (docs/audit.md).
@@ -91,7 +96,8 @@ impl AuditRecord {
     }
 }
 
-fn now_rfc3339() -> String {
+/// The record's `time`: RFC 3339 in UTC.
+pub fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc();
     now.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| now.unix_timestamp().to_string())
@@ -219,11 +225,13 @@ impl Auditor {
 
     /// Records and waits until a sink accepted the line. `false` means the request must not
     /// be answered normally (fail closed); with `fail_closed = false` it is always `true`.
-    pub async fn record(&self, record: &AuditRecord) -> bool {
+    pub async fn record<R: Serialize>(&self, record: &R) -> bool {
         let Some(tx) = &self.tx else { return true };
-        let Ok(mut line) = serde_json::to_vec(record) else {
+        // A typical request line is about 700 bytes: one allocation instead of several.
+        let mut line = Vec::with_capacity(1024);
+        if serde_json::to_writer(&mut line, record).is_err() {
             return !self.fail_closed;
-        };
+        }
         line.push(b'\n');
         let (accepted, answer) = oneshot::channel();
         let entry = Entry {

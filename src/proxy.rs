@@ -119,13 +119,13 @@ impl Proxy {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let caller = conn
-            .caller
-            .as_ref()
-            .map_or("<unidentified>".to_owned(), Caller::to_string);
+        // Field expressions run only when the line is logged: no caller string at `warn`.
         tracing::info!(
             request_id = %exchange.request_id,
-            caller = %caller,
+            caller = %conn
+                .caller
+                .as_ref()
+                .map_or("<unidentified>".to_owned(), Caller::to_string),
             peer = %conn.peer,
             method = %exchange.method,
             path = exchange.path.as_deref().unwrap_or("<unclassified>"),

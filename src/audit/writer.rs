@@ -83,6 +83,8 @@ pub(super) fn spawn(
         .name("audit-writer".into())
         .spawn(move || {
             let mut batch = Vec::with_capacity(BATCH);
+            // Reused across batches: the lines are copied in whole, not byte by byte.
+            let mut bytes: Vec<u8> = Vec::new();
             // Ends when every Auditor handle is gone, after writing what was queued.
             while let Some(first) = rx.blocking_recv() {
                 batch.push(first);
@@ -99,7 +101,10 @@ pub(super) fn spawn(
                         }
                     }
                 }
-                let bytes: Vec<u8> = batch.iter().flat_map(|e| e.line.iter().copied()).collect();
+                bytes.clear();
+                for entry in &batch {
+                    bytes.extend_from_slice(&entry.line);
+                }
                 let mut accepted = false;
                 for sink in &mut sinks {
                     match sink.write(&bytes) {

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::{ConnInfo, ProxyError};
-use crate::audit::AuditRecord;
+use crate::audit::{
+    now_rfc3339, CallerPart, DecisionPart, ErrorPart, OperationPart, RequestRecord, ResponsePart,
+    RulePart, Shown, UpstreamPart, SCHEMA_VERSION,
+};
 use crate::cache::CacheStatus;
 use crate::policy::Decision;
 use crate::vault::operation::{Operation, Verb};
@@ -15,7 +16,7 @@ use crate::vault::operation::{Operation, Verb};
 pub(super) struct Exchange {
     pub request_id: String,
     pub method: String,
-    pub operation: Option<serde_json::Value>,
+    pub operation: Option<Classified>,
     pub path: Option<String>,
     pub decision: Option<Decision>,
     pub upstream_status: Option<u16>,
@@ -26,6 +27,16 @@ pub(super) struct Exchange {
     pub retried: bool,
     /// Set once the request reached the cache step (after authorization).
     pub cache: Option<CacheStatus>,
+}
+
+/// What the audit record keeps of the classified operation (its path is `Exchange::path`).
+#[derive(Debug)]
+pub(super) struct Classified {
+    verb: &'static str,
+    namespace: String,
+    /// Names only, never values.
+    parameters: Vec<String>,
+    wrap_ttl_s: Option<u64>,
 }
 
 fn verb_name(verb: Verb) -> &'static str {
@@ -45,64 +56,71 @@ impl Exchange {
     /// Records what was classified: names of query and body parameters, never their values.
     pub fn classified(&mut self, op: &Operation) {
         self.path = Some(op.full_path.clone());
-        let keys: Vec<&str> = op.params.keys().map(String::as_str).collect();
-        self.operation = Some(json!({
-            "verb": verb_name(op.verb),
-            "namespace": op.namespace,
-            "path": op.full_path,
-            "parameters": keys,
-            "wrap_ttl_s": op.wrap_ttl.map(|t| t.as_secs()),
-        }));
+        self.operation = Some(Classified {
+            verb: verb_name(op.verb),
+            namespace: op.namespace.clone(),
+            parameters: op.params.keys().cloned().collect(),
+            wrap_ttl_s: op.wrap_ttl.map(|t| t.as_secs()),
+        });
     }
 
-    pub fn record(
-        &self,
-        conn: &ConnInfo,
+    /// The audit record, borrowing from the exchange, the connection and the error.
+    pub fn record<'a>(
+        &'a self,
+        conn: &'a ConnInfo,
         status: u16,
         bytes: Option<u64>,
         elapsed: Duration,
-        error: Option<&ProxyError>,
-    ) -> AuditRecord {
-        let mut record = AuditRecord::request(self.request_id.clone());
-        record.caller = Some(match &conn.caller {
-            Ok(c) => json!({
-                "tenant": c.tenant(),
-                "service": c.service(),
-                "peer": conn.peer,
-                "listener": conn.listener,
+        error: Option<&'a ProxyError>,
+    ) -> RequestRecord<'a> {
+        let (caller, why) = match &conn.caller {
+            Ok(c) => (Some(c), None),
+            Err(why) => (None, Some(why.as_str())),
+        };
+        let op = self.operation.as_ref();
+        RequestRecord {
+            version: SCHEMA_VERSION,
+            time: now_rfc3339(),
+            kind: "request",
+            request_id: &self.request_id,
+            caller: CallerPart {
+                listener: conn.listener,
+                peer: &conn.peer,
+                service: caller.map(|c| c.service()),
+                tenant: caller.map(|c| c.tenant()),
+                unidentified: why,
+            },
+            operation: OperationPart {
+                method: &self.method,
+                namespace: op.map(|o| o.namespace.as_str()),
+                parameters: op.map(|o| o.parameters.as_slice()),
+                path: op.and(self.path.as_deref()),
+                verb: op.map(|o| o.verb),
+                wrap_ttl_s: op.map(|o| o.wrap_ttl_s),
+            },
+            decision: self.decision.as_ref().map(|d| DecisionPart {
+                allowed: d.allowed,
+                reason: &d.reason,
+                rule: d.rule.as_ref().map(|r| RulePart {
+                    file: Shown(r.file.display()),
+                    line: r.line,
+                    pattern: &r.pattern,
+                }),
             }),
-            Err(why) => {
-                json!({ "unidentified": why, "peer": conn.peer, "listener": conn.listener })
-            }
-        });
-        let mut operation = self.operation.clone().unwrap_or_else(|| json!({}));
-        operation["method"] = json!(self.method);
-        record.operation = Some(operation);
-        record.decision = self.decision.as_ref().map(|d| {
-            json!({
-                "allowed": d.allowed,
-                "reason": d.reason,
-                "rule": d.rule.as_ref().map(|r| json!({
-                    "file": r.file.display().to_string(),
-                    "line": r.line,
-                    "pattern": r.pattern,
-                })),
-            })
-        });
-        record.cache = self.cache.map(CacheStatus::as_str);
-        record.upstream = self.upstream_status.map(|s| {
-            json!({
-                "status": s,
-                "duration_us": self.upstream_time.map(|t| t.as_micros() as u64),
-                "principal": conn.caller.as_ref().ok().map(ToString::to_string),
-                "token_hmac": self.token_hmac,
-                "retried": self.retried,
-            })
-        });
-        record.response = Some(json!({ "status": status, "bytes": bytes }));
-        record.duration_us = Some(elapsed.as_micros() as u64);
-        record.error =
-            error.map(|e| json!({ "side": e.side().as_str(), "message": e.to_string() }));
-        record
+            cache: self.cache.map(CacheStatus::as_str),
+            upstream: self.upstream_status.map(|s| UpstreamPart {
+                duration_us: self.upstream_time.map(|t| t.as_micros() as u64),
+                principal: caller.map(|c| Shown(c as _)),
+                retried: self.retried,
+                status: s,
+                token_hmac: self.token_hmac.as_deref(),
+            }),
+            response: ResponsePart { status, bytes },
+            duration_us: elapsed.as_micros() as u64,
+            error: error.map(|e| ErrorPart {
+                message: Shown(e as _),
+                side: e.side().as_str(),
+            }),
+        }
     }
 }
