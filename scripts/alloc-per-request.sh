@@ -25,35 +25,15 @@ work="$root/.bench-alloc"
 . "$root/scripts/bench-common.sh"
 
 start_openbao "$(free_port)"
-PATH="$(dirname "$bao"):$PATH" SECRETS_DIR="$work/secrets" sh examples/openbao-setup.sh >/dev/null
-"$vg" certs init --dir "$work/certs" --service acme/billing >/dev/null
-client=(--cacert "$work/certs/ca.pem" --cert "$work/certs/acme-billing.pem"
-  --key "$work/certs/acme-billing-key.pem")
+seed_openbao
+make_certs
 unset BAO_TOKEN
 
 # blocks CASE N: vaultgate under DHAT serves N requests of CASE; prints the blocks allocated.
 blocks() {
   local case="$1" n="$2" port
   port="$(free_port)"
-  cat >"$work/vaultgate.toml" <<TOML
-[vault]
-address = "$BAO_ADDR"
-[[listener]]
-address = "127.0.0.1:$port"
-tls_cert = "certs/localhost.pem"
-tls_key = "certs/localhost-key.pem"
-client_ca = "certs/ca.pem"
-[[service]]
-name = "acme/billing"
-auth = "approle"
-role_id_file = "secrets/acme-billing/role_id"
-secret_id_file = "secrets/acme-billing/secret_id"
-[policies]
-dir = "$root/policies"
-[audit]
-file = "audit.log"
-[cache]
-TOML
+  vg_port="$port" vg_config "[cache]" >"$work/vaultgate.toml"
   (cd "$work" && VAULTGATE_LOG=warn exec valgrind --tool=dhat --dhat-out-file=/dev/null \
     "$vg" run --config vaultgate.toml) >"$work/dhat-$case-$n.log" 2>&1 &
   local pid=$!

@@ -92,10 +92,7 @@ make_certs() { # CA, server and acme/billing client certificates; sets certs, cl
   client=(--cacert "$certs/ca.pem" --cert "$certs/acme-billing.pem" --key "$certs/acme-billing-key.pem")
 }
 
-vg_config() { # vg_config [CACHE_TOML]: the config for $vg_port, audit per BENCH_AUDIT
-  local audit_toml=$'[audit]\nfile = "audit.log"'
-  # BENCH_AUDIT=off measures vaultgate without its audit sink (the audit on/off comparison).
-  [ "${BENCH_AUDIT:-on}" = off ] && audit_toml="# audit off (BENCH_AUDIT=off)"
+vault_listener_toml() { # the [vault] section and an mTLS [[listener]] on $vg_port
   cat <<TOML
 [vault]
 address = "$BAO_ADDR"
@@ -105,32 +102,43 @@ address = "127.0.0.1:$vg_port"
 tls_cert = "certs/localhost.pem"
 tls_key = "certs/localhost-key.pem"
 client_ca = "certs/ca.pem"
-
-[[service]]
-name = "acme/billing"
-auth = "approle"
-role_id_file = "secrets/acme-billing/role_id"
-secret_id_file = "secrets/acme-billing/secret_id"
-
-[policies]
-dir = "$root/policies"
-
-$audit_toml
 TOML
+}
+
+approle_service_toml() { # approle_service_toml T/S: a service logging in with secrets/T-S/*
+  local dir="${1//\//-}"
+  printf '\n[[service]]\nname = "%s"\nauth = "approle"\n' "$1"
+  printf 'role_id_file = "secrets/%s/role_id"\nsecret_id_file = "secrets/%s/secret_id"\n' "$dir" "$dir"
+}
+
+audit_toml() { # [audit] to a file, or nothing with BENCH_AUDIT=off (the audit on/off comparison)
+  if [ "${BENCH_AUDIT:-on}" = off ]; then
+    printf '\n# audit off (BENCH_AUDIT=off)\n'
+  else
+    printf '\n[audit]\nfile = "audit.log"\n'
+  fi
+}
+
+vg_config() { # vg_config [CACHE_TOML]: acme/billing on $vg_port, the repo's policies
+  vault_listener_toml
+  approle_service_toml acme/billing
+  printf '\n[policies]\ndir = "%s"\n' "$root/policies"
+  audit_toml
   printf '%s\n' "${1:-}"
 }
 
-start_vaultgate() { # start_vaultgate PORT: sets vg_port, vg_pid, cache_toml (for the report)
+start_vaultgate() { # start_vaultgate PORT [CONFIG_FN]: sets vg_port, vg_pid, cache_toml (for the report)
   vg_port="$1"
+  local config="${2:-vg_config}" # called with the [cache] TOML; prints the whole config
   # BENCH_CACHE_TOML overrides the cache section; by default an empty [cache] table (the
   # defaults) is used if this build's config accepts it, so cached reads hit the cache as soon
   # as it exists and go upstream before.
   cache_toml="${BENCH_CACHE_TOML-[cache]}"
-  vg_config "$cache_toml" >"$work/vaultgate.toml"
+  "$config" "$cache_toml" >"$work/vaultgate.toml"
   if [ -n "$cache_toml" ] && ! "$vg" config check "$work/vaultgate.toml" >"$work/config-check.log" 2>&1; then
     echo "==> this vaultgate has no [cache] section: every read goes upstream" >&2
     cache_toml=""
-    vg_config >"$work/vaultgate.toml"
+    "$config" >"$work/vaultgate.toml"
   fi
   "$vg" config check "$work/vaultgate.toml" >/dev/null
   echo "==> vaultgate on https://127.0.0.1:$vg_port" >&2

@@ -69,43 +69,23 @@ services=()
 for i in $(seq 0 $((max - 1))); do services+=(--service "t$i/svc"); done
 "$vg" certs init --dir "$work/certs" "${services[@]}" >/dev/null
 
-cache_toml="${BENCH_CACHE_TOML-[cache]}"
-vg_config() {
+tenants_config() { # tenants_config [CACHE_TOML]: every t<i>/svc with its token file
+  vault_listener_toml
   cat <<TOML
-[vault]
-address = "$BAO_ADDR"
-
-[[listener]]
-address = "127.0.0.1:$vg_port"
-tls_cert = "certs/localhost.pem"
-tls_key = "certs/localhost-key.pem"
-client_ca = "certs/ca.pem"
 
 [policies]
 dir = "policies"
 
-[audit]
-file = "audit.log"
-
 [limits]
 max_connections = $((max + workers + 64))
 TOML
+  audit_toml
   for i in $(seq 0 $((max - 1))); do
     printf '\n[[service]]\nname = "t%s/svc"\nauth = "token_file"\ntoken_file = "tokens/t%s"\n' "$i" "$i"
   done
   printf '%s\n' "${1:-}"
 }
-vg_config "$cache_toml" >"$work/vaultgate.toml"
-if [ -n "$cache_toml" ] && ! "$vg" config check "$work/vaultgate.toml" >/dev/null 2>&1; then
-  echo "==> this vaultgate has no [cache] section: every read goes upstream" >&2
-  cache_toml=""
-  vg_config >"$work/vaultgate.toml"
-fi
-"$vg" config check "$work/vaultgate.toml" >/dev/null
-echo "==> vaultgate on https://127.0.0.1:$vg_port" >&2
-(cd "$work" && VAULTGATE_LOG=warn exec "$vg" run --config vaultgate.toml) >"$work/vaultgate.log" 2>&1 &
-pids+=($!)
-vg_pid=$!
+start_vaultgate "$vg_port" tenants_config
 client=(--cacert "$work/certs/ca.pem" --cert "$work/certs/t0-svc.pem" --key "$work/certs/t0-svc-key.pem")
 wait_for vaultgate "https://127.0.0.1:$vg_port/v1/sys/health" "${client[@]}"
 for _ in $(seq 1 100); do # token_file principals are checked at start; bounded wait

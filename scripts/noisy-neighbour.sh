@@ -66,44 +66,15 @@ unset BAO_TOKEN
 "$vg" certs init --dir "$work/certs" --service acme/web --service acme/batch >/dev/null
 
 # --- vaultgate ---------------------------------------------------------------------------
-cat >"$work/vaultgate.toml" <<TOML
-[vault]
-address = "$BAO_ADDR"
-
-[[listener]]
-address = "127.0.0.1:$vg_port"
-tls_cert = "certs/localhost.pem"
-tls_key = "certs/localhost-key.pem"
-client_ca = "certs/ca.pem"
-
-[[service]]
-name = "acme/web"
-auth = "approle"
-role_id_file = "secrets/acme-web/role_id"
-secret_id_file = "secrets/acme-web/secret_id"
-
-[[service]]
-name = "acme/batch"
-auth = "approle"
-role_id_file = "secrets/acme-batch/role_id"
-secret_id_file = "secrets/acme-batch/secret_id"
-
-[policies]
-dir = "$root/policies"
-
-[audit]
-file = "audit.log"
-
-[cache]
-
-[limits]
-$limits_extra
-TOML
-"$vg" config check "$work/vaultgate.toml" >/dev/null
-echo "==> vaultgate on https://127.0.0.1:$vg_port" >&2
-(cd "$work" && VAULTGATE_LOG=warn exec "$vg" run --config vaultgate.toml) >"$work/vaultgate.log" 2>&1 &
-pids+=($!)
-vg_pid=$!
+noisy_config() { # noisy_config [CACHE_TOML]: both services; $limits_extra inside [limits]
+  vault_listener_toml
+  approle_service_toml acme/web
+  approle_service_toml acme/batch
+  printf '\n[policies]\ndir = "%s"\n' "$root/policies"
+  audit_toml
+  printf '%s\n\n[limits]\n%s\n' "${1:-}" "$limits_extra"
+}
+start_vaultgate "$vg_port" noisy_config
 base="https://127.0.0.1:$vg_port"
 for svc in web batch; do
   client=(--cacert "$work/certs/ca.pem" --cert "$work/certs/acme-$svc.pem"

@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# Where a cached read's CPU goes (issue #8): vaultgate built release with line tables, OpenBao
-# and vaultgate started as scripts/bench.sh starts them (mTLS, audit to a file, cache on), oha
-# reading the cached secret with 16 connections while `perf record` samples vaultgate; writes
-# the top of `perf report` to docs/profiles/cached-read-<label>.txt. perf.data stays in the
-# work folder (.profile/, not in git); everything started here is stopped on exit.
+# Where a read's CPU goes (issue #8): vaultgate built release with line tables, OpenBao and
+# vaultgate started as scripts/bench.sh starts them (mTLS, audit to a file, cache on), oha
+# reading the secret (cached, or with --uncached forwarded to OpenBao) with 16 connections
+# while `perf record` samples vaultgate; writes the top of `perf report` to
+# docs/profiles/<cached|uncached>-read-<label>.txt. perf.data stays in the work folder
+# (.profile/, not in git); everything started here is stopped on exit.
 #
-#   scripts/profile.sh [--label NAME] [--duration SECONDS] [--conns N]
+#   scripts/profile.sh [--label NAME] [--duration SECONDS] [--conns N] [--uncached]
+#   --uncached: every read sends Cache-Control: no-cache (the forward path to OpenBao)
 #   needs perf (linux-tools) and kernel.perf_event_paranoid <= 1, or root
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-label=current duration=15 conns=16
+label=current duration=15 conns=16 read=cached nocache=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --label) label="$2"; shift ;;
     --duration) duration="$2"; shift ;;
     --conns) conns="$2"; shift ;;
-    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+    --uncached) read=uncached nocache=(-H "Cache-Control: no-cache") ;;
+    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -54,9 +57,9 @@ for _ in $(seq 1 50); do # vaultgate logs in asynchronously; bounded retry
 done
 [ "$code" = 200 ] || { echo "!! $base$read_path answered $code; logs in $work" >&2; exit 1; }
 
-echo "==> oha: cached read, $conns connections, ${duration}s; perf record on vaultgate ($vg_pid)" >&2
+echo "==> oha: $read read, $conns connections, ${duration}s; perf record on vaultgate ($vg_pid)" >&2
 "$oha" --no-tui --output-format json -z "$((duration + 2))s" -c "$conns" \
-  "${client[@]}" "$base$read_path" >"$work/oha.json" 2>"$work/oha.err" &
+  "${client[@]}" ${nocache[@]+"${nocache[@]}"} "$base$read_path" >"$work/oha.json" 2>"$work/oha.err" &
 pids+=($!)
 oha_pid=$!
 sleep 1 # past the connection set-up
@@ -71,9 +74,9 @@ wait "$oha_pid" || true
 rps="$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["summary"]["requestsPerSec"]))' "$work/oha.json" 2>/dev/null || echo "?")"
 
 mkdir -p docs/profiles
-out="docs/profiles/cached-read-$label.txt"
+out="docs/profiles/$read-read-$label.txt"
 {
-  echo "# scripts/profile.sh --label $label: cached read, $conns conns, ${duration}s, ~$rps req/s under perf"
+  echo "# scripts/profile.sh --label $label: $read read, $conns conns, ${duration}s, ~$rps req/s under perf"
   echo "# $(date -u +%FT%TZ), $(git rev-parse --short HEAD)$(git diff --quiet -- src || echo '+dirty'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# perf report --no-children --percent-limit 1.5 --stdio (call graphs cut; self time per symbol)"
   perf report -i "$work/perf.data" --no-children --percent-limit 1.5 --stdio -g none \
