@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 mod framing;
 mod tls;
 
-pub use framing::FramingVerdict;
+pub use framing::{FramingVerdict, Scanner as FramingScanner};
 pub use tls::{read_certs, read_key, ServerTls};
 
 use crate::config::{Bind, Limits, ListenerConfig, ListenerIdentity};

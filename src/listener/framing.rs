@@ -111,7 +111,7 @@ enum Phase {
 /// A streaming scanner over the bytes of one HTTP/1 connection, in O(1) state: it never
 /// buffers the request.
 #[derive(Debug)]
-pub(crate) struct Scanner {
+pub struct Scanner {
     phase: Phase,
     /// Heads completed so far: the index of the head being read.
     head: u64,
@@ -149,7 +149,7 @@ const NAME_START: Field = Field::Name {
 impl Scanner {
     /// Scans the next bytes read from the connection; returns the index of the first
     /// ambiguous head and why, once (later calls pass everything through).
-    pub(crate) fn scan(&mut self, mut bytes: &[u8]) -> Option<(u64, &'static str)> {
+    pub fn scan(&mut self, mut bytes: &[u8]) -> Option<(u64, &'static str)> {
         while !bytes.is_empty() {
             match self.phase {
                 Phase::Done => return None,
