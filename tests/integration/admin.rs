@@ -534,7 +534,16 @@ async fn cache_clear_needs_the_token_and_empties_the_scope_it_names() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(admin.gate.cache.stats().entries, 0);
-    let audit = std::fs::read_to_string(admin.dir.path().join("audit.log")).unwrap();
+    // Lifecycle events are queued without waiting for the writer (unlike request records),
+    // so the last one may land just after the answer: bounded wait, 5 s at most.
+    let mut audit = String::new();
+    for _ in 0..50 {
+        audit = std::fs::read_to_string(admin.dir.path().join("audit.log")).unwrap();
+        if audit.matches("\"cache_clear\"").count() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(audit.matches("\"cache_clear\"").count(), 3, "{audit}");
     assert!(!audit.contains(ADMIN_TOKEN));
     admin.gate.stop().await;
