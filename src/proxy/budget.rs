@@ -123,9 +123,9 @@ impl Budgets {
                     limit: self.max_requests,
                 })?;
         if let Some(rate) = &budget.rate {
-            if rate.bucket.check().is_err() {
-                self.wait_for_token(caller, rate).await?;
-            }
+            // Through the queue even when a token is free: a request that skipped it could
+            // take the token the head of the queue is about to wake for.
+            self.wait_for_token(caller, rate).await?;
         }
         Ok(Some(Slot(slot)))
     }
