@@ -14,6 +14,8 @@ use vaultgate::cache::{Lookup, ReadCache};
 use vaultgate::config::CacheConfig;
 use vaultgate::identity::Caller;
 use vaultgate::vault::operation::{ClassifyLimits, Operation};
+use vaultgate::vault::placement::Placement;
+use vaultgate::vault::semantics::ServerSemantics;
 
 fn operation(method: &str, uri: &str, body: &'static [u8]) -> Operation {
     let mut builder = Request::builder().method(method).uri(uri);
@@ -28,6 +30,15 @@ fn operation(method: &str, uri: &str, body: &'static [u8]) -> Operation {
         Ok(op) => op,
         Err(e) => panic!("{uri}: {e}"),
     }
+}
+
+/// Where a server whose root has the `secret/` mount lands `op`.
+fn placed(op: &Operation) -> Placement {
+    let mut known = ServerSemantics::default();
+    known
+        .space_mut("")
+        .add_document(&serde_json::json!({"paths": {"/secret/data/{path}": {}}}));
+    Placement::resolve(&op.full_path, &known, "")
 }
 
 fn caller() -> Caller {
@@ -47,10 +58,11 @@ fn filled(entries: usize) -> ReadCache {
     let who = caller();
     for i in 0..entries {
         let op = operation("GET", &format!("/v1/secret/data/acme/billing/k{i}"), b"");
-        let Some(plan) = cache.plan(&who, &op) else {
+        let placement = placed(&op);
+        let Some(plan) = cache.plan(&who, &op, &placement) else {
             panic!("not cacheable")
         };
-        let stamps = cache.stamps(&op);
+        let stamps = cache.stamps(&op, &placement);
         let body = Bytes::from(vec![b'x'; 300]);
         let entry = cache.entry(
             &plan,
@@ -68,11 +80,12 @@ fn hit(c: &mut Criterion) {
     let mut group = c.benchmark_group("cache hit");
     let who = caller();
     let op = operation("GET", "/v1/secret/data/acme/billing/k7", b"");
+    let placement = placed(&op);
     for entries in [100usize, 1_000, 10_000, 100_000] {
         let cache = filled(entries);
         group.bench_with_input(BenchmarkId::from_parameter(entries), &cache, |b, cache| {
             b.iter(|| {
-                let Some(plan) = cache.plan(&who, black_box(&op)) else {
+                let Some(plan) = cache.plan(&who, black_box(&op), &placement) else {
                     panic!("not cacheable")
                 };
                 match cache.lookup(&plan.key) {
@@ -92,8 +105,9 @@ fn invalidate(c: &mut Criterion) {
         "/v1/secret/data/acme/billing/team/k7",
         b"{\"data\":{\"a\":\"b\"}}",
     );
+    let placement = placed(&write);
     c.bench_function("cache invalidate (KV v2 write, 10,000 entries)", |b| {
-        b.iter(|| cache.invalidate(black_box(&write)));
+        b.iter(|| cache.invalidate(black_box(&write), &placement));
     });
 }
 

@@ -22,6 +22,7 @@ use crate::policy::{PolicyError, PolicyStore};
 use crate::proxy::Proxy;
 use crate::startup::StartupSummary;
 use crate::upstream::{Upstream, UpstreamError};
+use crate::vault::discovery::{Discovery, Viewer, REFRESH_EVERY};
 use crate::vault::renewer::{Control, Renewer, TokenCell};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,7 @@ pub struct App {
     revoke_issuer: CancellationToken,
     lockdown: Arc<watch::Sender<bool>>,
     cache: Arc<ReadCache>,
+    discovery: Arc<Discovery>,
     summary: StartupSummary,
 }
 
@@ -151,6 +153,29 @@ impl App {
             });
         }
         let tokens = cells.clone();
+        let viewers = principals
+            .iter()
+            .map(|p| Viewer {
+                namespace: p.namespace.clone(),
+                cell: p.cell.clone(),
+            })
+            .collect();
+        let discovery = Arc::new(Discovery::new(
+            upstream.clone(),
+            viewers,
+            &config.vault.namespaces,
+            REFRESH_EVERY,
+        ));
+        let (reader, stop) = (discovery.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            reader.run(stop).await;
+            "discovery"
+        });
+        let homes = config
+            .services
+            .iter()
+            .map(|s| (s.caller.clone(), s.principal.namespace.clone()))
+            .collect();
         let limits = Arc::new(config.limits.clone());
         let cache = Arc::new(ReadCache::new(config.cache.clone()));
         let (keeper, stop, watch, audit) = (
@@ -186,7 +211,8 @@ impl App {
                 auditor.clone(),
                 cache.clone(),
             )
-            .with_metrics(metrics.clone()),
+            .with_metrics(metrics.clone())
+            .with_discovery(discovery.clone(), homes),
         );
         let admin = match &config.admin {
             None => None,
@@ -267,6 +293,7 @@ impl App {
             revoke_issuer,
             lockdown,
             cache,
+            discovery,
             summary,
         })
     }
@@ -308,6 +335,11 @@ impl App {
     /// A service's token cell, for status and tests.
     pub fn token_cell(&self, caller: &Caller) -> Option<&TokenCell> {
         self.tokens.get(caller)
+    }
+
+    /// What is known of the server's namespaces and mounts, for tests.
+    pub fn discovery(&self) -> &Arc<Discovery> {
+        &self.discovery
     }
 
     /// The read cache, for the admin API and tests.

@@ -22,6 +22,7 @@ pub use key::{CacheKey, Generations, Stamps};
 use crate::config::CacheConfig;
 use crate::identity::Caller;
 use crate::vault::operation::{Operation, Verb};
+use crate::vault::placement::Placement;
 
 /// How a request was served, as the `x-cache` header and the audit record say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +49,12 @@ impl CacheStatus {
     }
 }
 
-/// Paths whose answers change with the token or the server's state, never cached: health and
-/// seal status must be live, `cubbyhole/` belongs to one token, `auth/` answers carry tokens.
 /// How often expired entries are dropped (and their bytes wiped).
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
-const NEVER_CACHED: [&str; 3] = ["sys/", "auth/", "cubbyhole/"];
+/// Paths whose answers change with the token or the server's state, never cached: health and
+/// seal status must be live, `cubbyhole/` belongs to one token, `auth/` answers carry tokens, `identity/` answers describe the token's entity.
+const NEVER_CACHED: [&str; 4] = ["sys/", "auth/", "cubbyhole/", "identity/"];
 
 /// How one cacheable request is treated.
 #[derive(Debug)]
@@ -165,13 +166,19 @@ impl ReadCache {
 
     /// How `op` by `caller` may use the cache, or `None` when it must bypass it. Called only
     /// after the policy allowed the request.
-    pub fn plan(&self, caller: &Caller, op: &Operation) -> Option<Plan> {
+    pub fn plan(&self, caller: &Caller, op: &Operation, placement: &Placement) -> Option<Plan> {
         if !self.config.enabled
             || !matches!(op.verb, Verb::Read | Verb::List)
             || op.wrap_ttl.is_some()
             || !op.body.is_empty()
-            || NEVER_CACHED.iter().any(|p| op.path.starts_with(p))
         {
+            return None;
+        }
+        let never = placement.splits().iter().any(|split| {
+            let path = split.path(&op.full_path);
+            NEVER_CACHED.iter().any(|p| path.starts_with(p))
+        });
+        if never {
             return None;
         }
         let rule = self
@@ -210,8 +217,8 @@ impl ReadCache {
     }
 
     /// The generations an answer fetched from now on depends on; read before sending.
-    pub fn stamps(&self, op: &Operation) -> Stamps {
-        self.generations.stamps(op)
+    pub fn stamps(&self, op: &Operation, placement: &Placement) -> Stamps {
+        self.generations.stamps(op, placement)
     }
 
     /// An answer fetched under `stamps`, fresh for the plan's TTL capped by Vault's own.
@@ -246,9 +253,9 @@ impl ReadCache {
 
     /// Called after every write, patch or delete was sent (whatever Vault answered: a
     /// timed-out write may still have been applied), before its answer is released.
-    pub fn invalidate(&self, op: &Operation) {
+    pub fn invalidate(&self, op: &Operation, placement: &Placement) {
         if matches!(op.verb, Verb::Write | Verb::Patch | Verb::Delete) {
-            self.generations.invalidate(op);
+            self.generations.invalidate(op, placement);
             self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -261,14 +268,9 @@ impl ReadCache {
                 self.generations.invalidate_all();
                 self.entries.clear();
             }
-            ClearScope::Prefix(prefix) => self.entries.retain(|k, _| {
-                let full = if k.namespace().is_empty() {
-                    k.path().to_owned()
-                } else {
-                    format!("{}/{}", k.namespace(), k.path())
-                };
-                !full.starts_with(prefix.as_str())
-            }),
+            ClearScope::Prefix(prefix) => self
+                .entries
+                .retain(|k, _| !k.path().starts_with(prefix.as_str())),
             ClearScope::Service(caller) => self.entries.retain(|k, _| &k.caller != caller),
         }
         before.saturating_sub(self.entries.len() as u64)

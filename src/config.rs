@@ -72,6 +72,9 @@ pub struct VaultConfig {
     pub client_identity: Option<(PathBuf, PathBuf)>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// Namespaces callers use besides the services' own: their existence and mounts are read
+    /// from Vault so requests into them are placed exactly.
+    pub namespaces: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -281,10 +284,26 @@ impl Validator<'_> {
                 ))
             }
         };
+        let mut namespaces = Vec::new();
+        for ns in v.namespaces.unwrap_or_default() {
+            let name = mount_name(&ns)
+                .filter(|n| {
+                    n.split('/')
+                        .all(crate::vault::semantics::could_be_namespace)
+                })
+                .ok_or_else(|| {
+                    self.err(
+                        "vault.namespaces",
+                        format!("{ns:?} is not a namespace path"),
+                    )
+                })?;
+            namespaces.push(name);
+        }
         Ok(VaultConfig {
             address,
             ca_cert,
             client_identity,
+            namespaces,
             timeout: self.duration("vault.timeout", v.timeout, Duration::from_secs(30))?,
             connect_timeout: self.duration(
                 "vault.connect_timeout",

@@ -33,8 +33,11 @@ use crate::identity::Caller;
 use crate::metrics::Metrics;
 use crate::policy::PolicyStore;
 use crate::upstream::{Upstream, VaultBody};
+use crate::vault::discovery::Discovery;
 use crate::vault::operation::{Operation, Verb};
+use crate::vault::placement::Placement;
 use crate::vault::renewer::TokenCell;
+use crate::vault::semantics::ServerSemantics;
 use crate::vault::token::Token;
 
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
@@ -59,6 +62,10 @@ pub struct Proxy {
     metrics: Option<Arc<Metrics>>,
     /// Each configured caller's connection, in-flight and rate budgets.
     budgets: Budgets,
+    /// What the server's namespaces and mounts are, for where a request lands.
+    discovery: Option<Arc<Discovery>>,
+    /// The namespace each caller's Vault token was issued in.
+    homes: HashMap<Caller, String>,
 }
 
 impl Proxy {
@@ -81,7 +88,21 @@ impl Proxy {
             auditor,
             cache,
             metrics: None,
+            discovery: None,
+            homes: HashMap::new(),
         }
+    }
+
+    /// Places requests with what `discovery` learns of the server; without it every split
+    /// a namespace could make is assumed possible.
+    pub fn with_discovery(
+        mut self,
+        discovery: Arc<Discovery>,
+        homes: HashMap<Caller, String>,
+    ) -> Proxy {
+        self.discovery = Some(discovery);
+        self.homes = homes;
+        self
     }
 
     /// Counts every request in `metrics` (served on the admin listener).
@@ -222,7 +243,12 @@ impl Proxy {
         let op = Operation::classify(&parts, body, &self.limits.classify)?;
         exchange.classified(&op);
 
-        let decision = self.policies.snapshot().evaluate(&caller, &op);
+        let home = self.homes.get(&caller).map_or("", String::as_str);
+        let placement = match &self.discovery {
+            Some(d) => Placement::resolve(&op.full_path, &d.snapshot(), home),
+            None => Placement::resolve(&op.full_path, &ServerSemantics::default(), home),
+        };
+        let decision = self.policies.snapshot().evaluate(&caller, &op, &placement);
         let allowed = decision.allowed;
         if !allowed {
             let message = format!("permission denied by vaultgate: {}", decision.reason);
@@ -231,16 +257,24 @@ impl Proxy {
         }
         exchange.decision = Some(decision);
 
-        match self.cache.plan(&caller, &op) {
+        match self.cache.plan(&caller, &op, &placement) {
             Some(plan) => {
                 let refresh = wants_refresh(&parts.headers);
-                self.serve_read(exchange, &caller, &op, plan, refresh).await
+                self.serve_read(exchange, &caller, &op, &placement, plan, refresh)
+                    .await
             }
             None => {
                 exchange.cache = Some(CacheStatus::Bypass);
                 let forwarded = self.forward(exchange, &caller, &op).await;
                 // Before the write's answer is released: read-your-writes through the proxy.
-                self.cache.invalidate(&op);
+                self.cache.invalidate(&op, &placement);
+                if let Some(d) = self
+                    .discovery
+                    .as_ref()
+                    .filter(|_| changes_mounts(&op, &placement))
+                {
+                    d.stale();
+                }
                 let (upstream, token) = forwarded?;
                 Ok(relay(upstream, token))
             }
@@ -359,6 +393,23 @@ where
         None => body.map_err(Into::into).boxed_unsync(),
     };
     Response::from_parts(parts, body)
+}
+
+/// A write that may add, move or remove a mount or namespace, so the server's documents are
+/// read again.
+fn changes_mounts(op: &Operation, placement: &Placement) -> bool {
+    const PREFIXES: [&str; 5] = [
+        "sys/mounts",
+        "sys/auth",
+        "sys/remount",
+        "sys/namespaces",
+        "sys/plugins",
+    ];
+    matches!(op.verb, Verb::Write | Verb::Patch | Verb::Delete)
+        && placement.splits().iter().any(|split| {
+            let path = split.path(&op.full_path);
+            PREFIXES.iter().any(|p| path.starts_with(p))
+        })
 }
 
 /// `Cache-Control: no-cache` (or `no-store`) asks for Vault's current answer.

@@ -132,6 +132,20 @@ impl Upstream {
         token: Option<&Token>,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), UpstreamError> {
+        self.call_json_within(method, target, namespace, token, body, MAX_OWN_RESPONSE)
+            .await
+    }
+
+    /// `call_json` for answers that may be larger than a login's (the OpenAPI document).
+    pub async fn call_json_within(
+        &self,
+        method: Method,
+        target: &str,
+        namespace: &str,
+        token: Option<&Token>,
+        body: Option<&Value>,
+        limit: usize,
+    ) -> Result<(StatusCode, Value), UpstreamError> {
         let mut headers = http::HeaderMap::new();
         if !namespace.is_empty() {
             let ns = HeaderValue::from_str(namespace)
@@ -148,7 +162,7 @@ impl Upstream {
         let exchange = async {
             let resp = self.send(method, target, headers, token, bytes).await?;
             let status = resp.status();
-            let body = Limited::new(resp.into_body(), MAX_OWN_RESPONSE)
+            let body = Limited::new(resp.into_body(), limit)
                 .collect()
                 .await
                 .map_err(|e| UpstreamError::Response(e.to_string()))?

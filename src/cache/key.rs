@@ -1,11 +1,13 @@
-//! What identifies a cached answer (service, verb, namespace, path, query) and which logical
-//! resources it depends on, so that a write can invalidate every answer it may change.
+//! What identifies a cached answer (service, verb, full path, query) and which logical
+//! resources it depends on, so that a write can invalidate every answer it may change
+//! however either of them split the path between namespace header and URL.
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::identity::Caller;
 use crate::vault::operation::{Operation, Verb};
+use crate::vault::placement::Placement;
 
 /// One cached answer's identity. The caller stands for its upstream principal: every service
 /// has its own token, so one service's answers are never served to another.
@@ -13,16 +15,15 @@ use crate::vault::operation::{Operation, Verb};
 pub struct CacheKey {
     pub caller: Caller,
     list: bool,
-    /// `namespace \0 path ? canonical query`: one allocation per lookup.
+    /// `full path ? canonical query`: one allocation per lookup. The path is forwarded with
+    /// its namespace in it, so the same full path is the same request to Vault.
     target: Box<str>,
 }
 
 impl CacheKey {
     pub fn new(caller: &Caller, op: &Operation) -> CacheKey {
-        let mut target = String::with_capacity(op.namespace.len() + op.path.len() + 2);
-        target.push_str(&op.namespace);
-        target.push('\0');
-        target.push_str(&op.path);
+        let mut target = String::with_capacity(op.full_path.len() + 1);
+        target.push_str(&op.full_path);
         // Vault reads the query in order-insensitive ways (`version=1`), so it is sorted.
         let mut query: Vec<&(String, String)> = op.query.iter().collect();
         query.sort();
@@ -39,14 +40,9 @@ impl CacheKey {
         }
     }
 
-    /// The path without namespace or query, for clearing by prefix.
+    /// The full path (namespace included) without the query, for clearing by prefix.
     pub fn path(&self) -> &str {
-        let rest = self.target.split_once('\0').map_or("", |(_, p)| p);
-        rest.split_once('?').map_or(rest, |(p, _)| p)
-    }
-
-    pub fn namespace(&self) -> &str {
-        self.target.split_once('\0').map_or("", |(ns, _)| ns)
+        self.target.split_once('?').map_or(&self.target, |(p, _)| p)
     }
 
     /// Bytes this key costs in the cache budget.
@@ -86,6 +82,9 @@ const EPOCH: u32 = 0;
 enum Resource {
     Item,
     Directory,
+    /// Everything under one mount's first segment: a write to a backend vaultgate does not
+    /// model (anything but KV) may change any answer of that mount.
+    Mount,
 }
 
 impl Default for Generations {
@@ -98,24 +97,27 @@ impl Default for Generations {
 }
 
 impl Generations {
-    fn slot(&self, kind: Resource, namespace: &str, mount: &str, key: &str) -> u32 {
+    fn slot(&self, kind: Resource, mount: &str, key: &str) -> u32 {
         let h = self
             .hasher
-            .hash_one((kind, namespace, mount, key.trim_end_matches('/')));
+            .hash_one((kind, mount, key.trim_end_matches('/')));
         // Never 0: that is the epoch.
         (h % (SLOTS as u64 - 1)) as u32 + 1
     }
 
     /// The counters an answer to `op` depends on, read now.
-    pub fn stamps(&self, op: &Operation) -> Stamps {
+    pub fn stamps(&self, op: &Operation, placement: &Placement) -> Stamps {
         let kind = if matches!(op.verb, Verb::List) {
             Resource::Directory
         } else {
             Resource::Item
         };
         let mut slots = vec![EPOCH];
-        for (mount, key) in interpretations(&op.path) {
-            slots.push(self.slot(kind, &op.namespace, mount, key));
+        for (mount, key) in interpretations(&op.full_path) {
+            slots.push(self.slot(kind, mount, key));
+        }
+        for root in mount_roots(op, placement) {
+            slots.push(self.slot(Resource::Mount, root, ""));
         }
         slots
             .into_iter()
@@ -130,25 +132,40 @@ impl Generations {
     }
 
     /// Everything a write to `op`'s path may change: the item under every reading of the
-    /// path (plain and KV v2) and the listing of each of its parent directories.
-    pub fn invalidate(&self, op: &Operation) {
+    /// path (plain and KV v2) and the listing of each of its parent directories, and, where
+    /// the path is not a KV v2 one, every answer under its mount.
+    pub fn invalidate(&self, op: &Operation, placement: &Placement) {
         let bump = |s: u32| {
             self.counters[s as usize].fetch_add(1, Ordering::AcqRel);
         };
-        if GLOBAL_PREFIXES.iter().any(|p| op.path.starts_with(p)) {
+        let global = placement.splits().iter().any(|split| {
+            let path = split.path(&op.full_path);
+            GLOBAL_PREFIXES.iter().any(|p| path.starts_with(p))
+        });
+        if global {
             bump(EPOCH);
             return;
         }
-        for (mount, key) in interpretations(&op.path) {
-            bump(self.slot(Resource::Item, &op.namespace, mount, key));
+        for (mount, key) in interpretations(&op.full_path) {
+            bump(self.slot(Resource::Item, mount, key));
             // A key that is itself a directory (metadata delete of `a/`) changes its listing.
-            bump(self.slot(Resource::Directory, &op.namespace, mount, key));
+            bump(self.slot(Resource::Directory, mount, key));
             let mut dir = key.trim_end_matches('/');
             while let Some(cut) = dir.rfind('/') {
                 dir = &dir[..cut];
-                bump(self.slot(Resource::Directory, &op.namespace, mount, dir));
+                bump(self.slot(Resource::Directory, mount, dir));
             }
-            bump(self.slot(Resource::Directory, &op.namespace, mount, ""));
+            bump(self.slot(Resource::Directory, mount, ""));
+        }
+        for (split, root) in placement.splits().iter().zip(mount_roots(op, placement)) {
+            let kv2 = split
+                .path(&op.full_path)
+                .split('/')
+                .nth(1)
+                .is_some_and(|s| KV2_OPERATIONS.contains(&s));
+            if !kv2 {
+                bump(self.slot(Resource::Mount, root, ""));
+            }
         }
     }
 
@@ -156,6 +173,18 @@ impl Generations {
     pub fn invalidate_all(&self) {
         self.counters[EPOCH as usize].fetch_add(1, Ordering::AcqRel);
     }
+}
+
+/// For each split of the path, the namespace and the first segment of the path inside it:
+/// the most a mount can be known to cover without asking the server.
+fn mount_roots<'a>(op: &'a Operation, placement: &'a Placement) -> impl Iterator<Item = &'a str> {
+    let full = op.full_path.as_str();
+    placement.splits().iter().map(move |split| {
+        let path = split.path(full);
+        let first = path.split('/').next().unwrap_or("");
+        let start = full.len() - path.len();
+        full.get(..start + first.len()).unwrap_or(full)
+    })
 }
 
 /// `(mount, key)` readings of a path: the whole path under no mount, and for every segment

@@ -9,6 +9,8 @@ use tokio::time::Instant;
 use super::*;
 use crate::config::CacheConfig;
 use crate::vault::operation::ClassifyLimits;
+use crate::vault::placement::Placement;
+use crate::vault::semantics::ServerSemantics;
 
 fn op(method: &str, uri: &str) -> Operation {
     let (parts, ()) = Request::builder()
@@ -32,14 +34,25 @@ fn op(method: &str, uri: &str) -> Operation {
     Operation::classify(&parts, body, &ClassifyLimits::default()).unwrap()
 }
 
+/// Where the server lands `op`, on a server whose root has the `secret` and `kv` mounts.
+fn at(op: &Operation) -> Placement {
+    let mut known = ServerSemantics::default();
+    known
+        .space_mut("")
+        .add_document(&serde_json::json!({"paths": {
+            "/secret/data/{path}": {}, "/kv/^.*$": {}
+        }}));
+    Placement::resolve(&op.full_path, &known, "")
+}
+
 fn caller(name: &str) -> Caller {
     Caller::parse(name).unwrap()
 }
 
 fn fill(cache: &ReadCache, who: &Caller, uri: &str, bytes: usize) -> Plan {
     let read = op("GET", uri);
-    let plan = cache.plan(who, &read).unwrap();
-    let stamps = cache.stamps(&read);
+    let plan = cache.plan(who, &read, &at(&read)).unwrap();
+    let stamps = cache.stamps(&read, &at(&read));
     let entry = cache.entry(
         &plan,
         stamps,
@@ -74,7 +87,8 @@ async fn writes_invalidate_every_kv2_view_of_the_key_and_parent_lists() {
         .iter()
         .all(|p| fresh(&cache, p)));
 
-    cache.invalidate(&op("POST", "/v1/secret/data/acme/db"));
+    let w = op("POST", "/v1/secret/data/acme/db");
+    cache.invalidate(&w, &at(&w));
     for p in [&data, &theirs, &meta, &list, &root_list] {
         assert!(!fresh(&cache, p), "{:?} survived the write", p.key);
     }
@@ -87,7 +101,8 @@ async fn writes_invalidate_every_kv2_view_of_the_key_and_parent_lists() {
         ("POST", "/v1/secret/undelete/acme/api"),
     ] {
         let p = fill(&cache, &who, "/v1/secret/data/acme/api", 10);
-        cache.invalidate(&op(write.0, write.1));
+        let w = op(write.0, write.1);
+        cache.invalidate(&w, &at(&w));
         assert!(!fresh(&cache, &p), "{write:?} did not invalidate");
     }
 }
@@ -101,14 +116,31 @@ async fn what_is_never_planned() {
         "/v1/auth/token/lookup-self",
         "/v1/cubbyhole/x",
     ] {
-        assert!(cache.plan(&who, &op("GET", uri)).is_none(), "{uri}");
+        assert!(
+            cache
+                .plan(&who, &op("GET", uri), &at(&op("GET", uri)))
+                .is_none(),
+            "{uri}"
+        );
     }
-    assert!(cache.plan(&who, &op("POST", "/v1/secret/data/x")).is_none());
+    assert!(cache
+        .plan(
+            &who,
+            &op("POST", "/v1/secret/data/x"),
+            &at(&op("POST", "/v1/secret/data/x"))
+        )
+        .is_none());
     let off = ReadCache::new(CacheConfig {
         enabled: false,
         ..CacheConfig::default()
     });
-    assert!(off.plan(&who, &op("GET", "/v1/secret/data/x")).is_none());
+    assert!(off
+        .plan(
+            &who,
+            &op("GET", "/v1/secret/data/x"),
+            &at(&op("GET", "/v1/secret/data/x"))
+        )
+        .is_none());
 }
 
 #[tokio::test(start_paused = true)]
@@ -156,8 +188,9 @@ async fn clear_by_scope() {
 #[tokio::test]
 async fn concurrent_misses_share_one_leader() {
     let cache = ReadCache::new(CacheConfig::default());
+    let read = op("GET", "/v1/secret/data/a");
     let plan = cache
-        .plan(&caller("acme/billing"), &op("GET", "/v1/secret/data/a"))
+        .plan(&caller("acme/billing"), &read, &at(&read))
         .unwrap();
     let Flight::Leader(guard) = cache.join(&plan.key) else {
         panic!("first join must lead")

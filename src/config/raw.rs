@@ -57,6 +57,7 @@ pub struct RawVault {
     pub client_key: Option<PathBuf>,
     pub timeout: Option<RawDuration>,
     pub connect_timeout: Option<RawDuration>,
+    pub namespaces: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -18,6 +18,8 @@ use crate::policy::document::{self, Format, PolicyDocument};
 use crate::policy::error::PolicyError;
 use crate::policy::Decision;
 use crate::vault::operation::Operation;
+use crate::vault::placement::Placement;
+use crate::vault::semantics::ServerSemantics;
 use acl::{Acl, Rule};
 
 pub use inspect::{PolicyFile, RuleView};
@@ -94,9 +96,17 @@ impl PolicySet {
         PolicySet::compile(scoped, callers, SystemTime::now())
     }
 
-    /// Decides one operation for one caller; default deny.
-    pub fn evaluate(&self, caller: &Caller, op: &Operation) -> Decision {
-        evaluate::evaluate(self.acls.get(caller), caller, op)
+    /// Decides one operation for one caller, wherever the server could land it; default
+    /// deny.
+    pub fn evaluate(&self, caller: &Caller, op: &Operation, placement: &Placement) -> Decision {
+        evaluate::evaluate(self.acls.get(caller), caller, op, placement)
+    }
+
+    /// `evaluate` knowing nothing of the server (offline tools, tests): every namespace
+    /// split is possible and every mount unknown, so the answer is the strictest one.
+    pub fn evaluate_offline(&self, caller: &Caller, op: &Operation) -> Decision {
+        let placement = Placement::resolve(&op.full_path, &ServerSemantics::default(), "");
+        self.evaluate(caller, op, &placement)
     }
 
     /// SHA-256 (hex) of the files this set was compiled from.

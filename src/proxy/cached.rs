@@ -20,6 +20,7 @@ use crate::cache::{
 use crate::identity::Caller;
 use crate::upstream::{UpstreamError, VaultBody};
 use crate::vault::operation::Operation;
+use crate::vault::placement::Placement;
 
 /// Whether the request was served from the cache: the header clients and tests read.
 pub const X_CACHE: header::HeaderName = header::HeaderName::from_static("x-cache");
@@ -33,6 +34,7 @@ impl Proxy {
         exchange: &mut Exchange,
         caller: &Caller,
         op: &Operation,
+        placement: &Placement,
         plan: Plan,
         refresh: bool,
     ) -> Result<Response<ProxyBody>, ProxyError> {
@@ -72,7 +74,7 @@ impl Proxy {
 
         exchange.cache = Some(CacheStatus::Miss);
         self.cache.count(CacheStatus::Miss);
-        let stamps = self.cache.stamps(op);
+        let stamps = self.cache.stamps(op, placement);
         let fetched = Instant::now();
         let (upstream, token) = match self.forward(exchange, caller, op).await {
             Ok(answer) => answer,

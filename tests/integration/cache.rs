@@ -369,7 +369,12 @@ async fn lease_minting_upstream() -> (String, std::sync::Arc<std::sync::atomic::
             let count = count.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: hyper::Request<_>| {
-                    let n = count.fetch_add(1, Ordering::SeqCst);
+                    // Only the engine's paths count; vaultgate's discovery reads do not.
+                    let n = if req.uri().path().starts_with("/v1/fake/") {
+                        count.fetch_add(1, Ordering::SeqCst)
+                    } else {
+                        0
+                    };
                     let body = if req.uri().path().ends_with("/login") {
                         json!({"auth": {"client_token": format!("s.minted{n}")}, "data": null})
                     } else {

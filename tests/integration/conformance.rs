@@ -403,7 +403,7 @@ pub(crate) fn proxy(set: &PolicySet, caller: &Caller, case: &Case) -> Result<Pro
         match Operation::classify(&parts, body, &ClassifyLimits::default()) {
             Err(e) => Proxy::Refused(e.to_string()),
             Ok(op) => {
-                let decision = set.evaluate(caller, &op);
+                let decision = set.evaluate_offline(caller, &op);
                 if decision.allowed {
                     Proxy::Allowed
                 } else {

@@ -11,6 +11,7 @@ mod admin;
 mod audit;
 mod audit_load;
 mod audit_sinks;
+mod bypasses;
 mod cache;
 mod clients;
 mod conformance;

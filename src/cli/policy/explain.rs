@@ -11,6 +11,8 @@ use serde::Serialize;
 use crate::identity::Caller;
 use crate::policy::{PolicySet, RuleSource, RuleView};
 use crate::vault::operation::{ClassifyLimits, Operation, Verb};
+use crate::vault::placement::Placement;
+use crate::vault::semantics::ServerSemantics;
 
 /// Why the request could not even be built (a refusal by the proxy is an answer, not this).
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,9 @@ pub struct OperationView {
     pub query: Vec<(String, String)>,
     /// Parameter names only: values may be secrets.
     pub params: Vec<String>,
+    /// Every `namespace:path` the server could run it as; offline nothing is known of the
+    /// server's namespaces, so checks apply to each.
+    pub landings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,7 +159,13 @@ pub fn explain(set: &PolicySet, request: &ExplainRequest) -> Result<Explanation,
             return Ok(explanation);
         }
     };
-    let decision = set.evaluate(&request.caller, &op);
+    let placement = Placement::resolve(&op.full_path, &ServerSemantics::default(), "");
+    let decision = set.evaluate(&request.caller, &op, &placement);
+    let landings = placement
+        .splits()
+        .iter()
+        .map(|s| format!("{}:{}", s.namespace(&op.full_path), s.path(&op.full_path)))
+        .collect();
     let listing = matches!(op.verb, Verb::List | Verb::Scan);
     let decisive = set.decisive_rule(&request.caller, &op.full_path, listing);
     let decided_pattern = decisive.as_ref().map(|rule| rule.pattern.as_str());
@@ -184,6 +195,7 @@ pub fn explain(set: &PolicySet, request: &ExplainRequest) -> Result<Explanation,
         full_path: op.full_path,
         query: op.query,
         params: op.params.keys().cloned().collect(),
+        landings,
     });
     Ok(explanation)
 }

@@ -198,6 +198,7 @@ pub fn vault_config(env: &Environment) -> Result<VaultConfig, SetupError> {
         client_identity,
         timeout: Duration::from_secs(30),
         connect_timeout: Duration::from_secs(10),
+        namespaces: Vec::new(),
     })
 }
 

@@ -6,6 +6,8 @@ use crate::identity::Caller;
 use crate::policy::pattern::PatternKind;
 use crate::policy::Decision;
 use crate::vault::operation::{Capability, Operation, Verb};
+use crate::vault::placement::{Facts, Placement};
+use crate::vault::sudo;
 
 use super::acl::{Acl, Rule};
 use super::parameters;
@@ -40,33 +42,21 @@ const SENSITIVE: &[&str] = &[
     "sys/policies/",
     "sys/mounts",
     "sys/auth",
-];
-
-/// OpenBao's root-protected `sys/` paths (need `sudo` in addition); a trailing `*` is a
-/// prefix glob, as in the router's special paths.
-const ROOT_PROTECTED: &[&str] = &[
-    "sys/auth/*",
+    "sys/namespaces",
+    "sys/seal",
+    "sys/unseal",
+    "sys/step-down",
     "sys/remount",
-    "sys/audit",
-    "sys/audit/*",
-    "sys/raw",
-    "sys/raw/*",
-    "sys/rotate*",
-    "sys/config/cors",
-    "sys/config/auditing/*",
-    "sys/config/ui/headers/*",
-    "sys/plugins/catalog/*",
-    "sys/revoke-prefix/*",
-    "sys/revoke-force/*",
-    "sys/leases/revoke-prefix/*",
-    "sys/leases/revoke-force/*",
-    "sys/leases/lookup/*",
-    "sys/leases",
-    "sys/internal/inspect/*",
+    "sys/rotate",
+    "sys/plugins/",
+    "sys/storage/",
+    "sys/config/",
+    "sys/quotas/",
 ];
 
 const UI_MOUNTS: &str = "sys/internal/ui/mounts";
 
+/// Whether `path` (relative to the namespace it lands in) is a sensitive endpoint.
 pub(crate) fn is_sensitive(path: &str) -> bool {
     let listed = SENSITIVE.iter().any(|entry| match entry.strip_suffix('/') {
         Some(dir) => path == dir || path.starts_with(entry),
@@ -81,13 +71,29 @@ pub(crate) fn is_sensitive(path: &str) -> bool {
     listed || login || bare_ui_mounts
 }
 
-fn is_root_protected(path: &str) -> bool {
-    ROOT_PROTECTED
+/// The first place the request could land that is a sensitive endpoint.
+fn sensitive_landing<'a>(op: &'a Operation, placement: &Placement) -> Option<&'a str> {
+    placement
+        .splits()
         .iter()
-        .any(|entry| match entry.strip_suffix('*') {
-            Some(prefix) => path.starts_with(prefix),
-            None => path == *entry,
+        .map(|s| s.path(&op.full_path))
+        .find(|path| is_sensitive(path))
+}
+
+/// Why the request needs sudo wherever the server lands it, if it does anywhere: OpenBao's
+/// fixed root paths and handler checks, the mounted engines' root paths as the server's
+/// documents mark them, or, for a mount no document described, every built-in engine's.
+fn sudo_needed(op: &Operation, placement: &Placement) -> Option<String> {
+    placement.splits().iter().find_map(|split| {
+        let path = split.path(&op.full_path);
+        sudo::fixed(path, &op.params, split.foreign).or_else(|| match split.facts {
+            Facts::Known { sudo: true, .. } => {
+                Some("the server marks it sudo (x-vault-sudo)".to_owned())
+            }
+            Facts::Known { .. } => None,
+            Facts::Unknown => sudo::mounted_anywhere(path),
         })
+    })
 }
 
 /// What the proxy requires per verb. A write needs both `create` and `update`: Vault picks
@@ -163,29 +169,45 @@ fn unauthenticated(op: &Operation) -> Option<Decision> {
         Verb::Head | Verb::Read => op.full_path == "sys/health",
         _ => false,
     } || (op.verb == Verb::Read && op.full_path == "sys/seal-status");
-    (open && op.wrap_ttl.is_none())
-        .then(|| allow(None, format!("{:?} is unauthenticated in Vault", op.path)))
+    (open && op.wrap_ttl.is_none()).then(|| {
+        allow(
+            None,
+            format!("{:?} is unauthenticated in Vault", op.full_path),
+        )
+    })
 }
 
 /// `GET sys/internal/ui/mounts/<p>` is the KV CLI's preflight. It is allowed when the caller
 /// has some granting rule under the first segment of `<p>` in the same namespace, so that
 /// `bao kv get` works without a rule for Vault's internal endpoint.
-fn kv_preflight<'a>(acl: &'a Acl, op: &Operation) -> Option<&'a Rule> {
+/// Only where the server's split is certain: `sys` cannot be a namespace, so a caller who
+/// splits elsewhere (a KV key under `…/sys/internal/ui/mounts/`) never gets here.
+fn kv_preflight<'a>(acl: &'a Acl, op: &Operation, placement: &Placement) -> Option<&'a Rule> {
     if op.verb != Verb::Read || op.wrap_ttl.is_some() {
         return None;
     }
-    let rest = op.path.strip_prefix(UI_MOUNTS)?.strip_prefix('/')?;
+    let split = placement.unique()?;
+    let rest = split
+        .path(&op.full_path)
+        .strip_prefix(UI_MOUNTS)?
+        .strip_prefix('/')?;
     let mount = rest.split('/').next().filter(|m| !m.is_empty())?;
-    let prefix = if op.namespace.is_empty() {
+    let namespace = split.namespace(&op.full_path);
+    let prefix = if namespace.is_empty() {
         format!("{mount}/")
     } else {
-        format!("{}/{mount}/", op.namespace)
+        format!("{namespace}/{mount}/")
     };
     acl.rules()
         .find(|rule| rule.grants.grants_any() && rule.pattern.as_str().starts_with(&prefix))
 }
 
-pub(crate) fn evaluate(acl: Option<&Acl>, caller: &Caller, op: &Operation) -> Decision {
+pub(crate) fn evaluate(
+    acl: Option<&Acl>,
+    caller: &Caller,
+    op: &Operation,
+    placement: &Placement,
+) -> Decision {
     if let Some(decision) = unauthenticated(op) {
         return decision;
     }
@@ -200,7 +222,7 @@ pub(crate) fn evaluate(acl: Option<&Acl>, caller: &Caller, op: &Operation) -> De
     };
     let listing = matches!(op.verb, Verb::List | Verb::Scan);
     let preflight = || {
-        kv_preflight(acl, op).map(|supporting| {
+        kv_preflight(acl, op, placement).map(|supporting| {
             allow(
                 Some(supporting),
                 format!(
@@ -224,15 +246,16 @@ pub(crate) fn evaluate(acl: Option<&Acl>, caller: &Caller, op: &Operation) -> De
     if rule.grants.is_deny() {
         return deny(Some(rule), format!("{} denies", label(rule)));
     }
-    if is_sensitive(&op.path) && rule.pattern.kind() != PatternKind::Exact {
-        return deny(
-            Some(rule),
-            format!(
-                "{:?} is a sensitive endpoint: an exact rule naming it is required, and {} is a pattern",
-                op.path,
-                label(rule)
-            ),
-        );
+    if let Some(landing) = sensitive_landing(op, placement) {
+        if rule.pattern.kind() != PatternKind::Exact {
+            return deny(
+                Some(rule),
+                format!(
+                    "{landing:?} is a sensitive endpoint: an exact rule naming it is required, and {} is a pattern",
+                    label(rule)
+                ),
+            );
+        }
     }
     let needed = required(op.verb);
     let missing: Vec<Capability> = needed
@@ -248,14 +271,16 @@ pub(crate) fn evaluate(acl: Option<&Acl>, caller: &Caller, op: &Operation) -> De
             )
         });
     }
-    if is_root_protected(&op.path) && !rule.grants.contains(Capability::Sudo) {
-        return deny(
-            Some(rule),
-            format!(
-                "{} does not grant sudo, which this root-protected path requires",
-                label(rule)
-            ),
-        );
+    if !rule.grants.contains(Capability::Sudo) {
+        if let Some(why) = sudo_needed(op, placement) {
+            return deny(
+                Some(rule),
+                format!(
+                    "{} does not grant sudo, which this request needs: {why}",
+                    label(rule)
+                ),
+            );
+        }
     }
     if let Err(reason) = check_wrapping(rule, op) {
         return deny(Some(rule), format!("{}: {reason}", label(rule)));

@@ -54,7 +54,7 @@ pub(super) fn op(verb: Verb, path: &str) -> Operation {
 }
 
 pub(super) fn allowed(set: &PolicySet, who: &str, verb: Verb, path: &str) -> bool {
-    set.evaluate(&caller(who), &op(verb, path)).allowed
+    set.evaluate_offline(&caller(who), &op(verb, path)).allowed
 }
 
 pub(super) fn one(text: &str) -> PolicySet {
@@ -64,23 +64,23 @@ pub(super) fn one(text: &str) -> PolicySet {
 #[test]
 fn reasons_name_the_rule() {
     let set = one("path \"secret/data/*\" {\n  capabilities = [\"read\"]\n}\n\npath \"secret/data/no\" {\n  capabilities = [\"deny\"]\n}");
-    let d = set.evaluate(&caller("acme/billing"), &op(Verb::Read, "secret/data/x"));
+    let d = set.evaluate_offline(&caller("acme/billing"), &op(Verb::Read, "secret/data/x"));
     assert_eq!(d.reason, "rule \"secret/data/*\" at acme.hcl:1 grants read");
     assert_eq!(d.rule.as_ref().map(|r| r.line), Some(1));
-    let d = set.evaluate(&caller("acme/billing"), &op(Verb::Write, "secret/data/x"));
+    let d = set.evaluate_offline(&caller("acme/billing"), &op(Verb::Write, "secret/data/x"));
     assert_eq!(
         d.reason,
         "rule \"secret/data/*\" at acme.hcl:1 does not grant create and update"
     );
-    let d = set.evaluate(&caller("acme/billing"), &op(Verb::Read, "secret/data/no"));
+    let d = set.evaluate_offline(&caller("acme/billing"), &op(Verb::Read, "secret/data/no"));
     assert_eq!(d.reason, "rule \"secret/data/no\" at acme.hcl:5 denies");
-    let d = set.evaluate(&caller("acme/billing"), &op(Verb::Read, "kv/x"));
+    let d = set.evaluate_offline(&caller("acme/billing"), &op(Verb::Read, "kv/x"));
     assert_eq!(
         d.reason,
         "no rule matches \"kv/x\" for caller acme/billing (default deny)"
     );
     assert_eq!(d.rule, None);
-    let d = set.evaluate(&caller("nobody/x"), &op(Verb::Read, "secret/data/x"));
+    let d = set.evaluate_offline(&caller("nobody/x"), &op(Verb::Read, "secret/data/x"));
     assert!(!d.allowed && d.reason.contains("no policy for caller nobody/x"));
 }
 
@@ -101,7 +101,7 @@ fn merging_across_blocks_and_files() {
                         path "secret/data/dup2" { capabilities = ["read"] }"#),
         ("acme/billing.hcl", "path \"secret/data/dup2\" {\n capabilities = [\"create\", \"update\"]\n}\n\npath \"secret/data/dup\" {\n capabilities = [\"deny\"]\n}"),
     ]);
-    let d = set.evaluate(&caller("acme/billing"), &op(Verb::Read, "secret/data/dup"));
+    let d = set.evaluate_offline(&caller("acme/billing"), &op(Verb::Read, "secret/data/dup"));
     assert!(!d.allowed);
     let source = d.rule.unwrap_or_else(|| panic!("no rule"));
     assert_eq!(
@@ -153,7 +153,7 @@ fn templates_substitute_the_caller() {
         Verb::Read,
         "secret/data/globex/web/x"
     ));
-    let d = set.evaluate(
+    let d = set.evaluate_offline(
         &caller("acme/shop"),
         &op(Verb::Read, "secret/data/acme/shop/x"),
     );

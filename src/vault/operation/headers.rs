@@ -10,6 +10,7 @@ use http::header::{
 use http::{HeaderMap, HeaderName};
 
 use super::{ambiguous, ClassifyError};
+use crate::vault::semantics::could_be_namespace;
 
 const X_VAULT_TOKEN: HeaderName = HeaderName::from_static("x-vault-token");
 const X_VAULT_NAMESPACE: HeaderName = HeaderName::from_static("x-vault-namespace");
@@ -138,6 +139,13 @@ pub(super) fn namespace(headers: &HeaderMap) -> Result<String, ClassifyError> {
                 .any(|c| c == '%' || c == '\\' || c.is_control() || c.is_whitespace());
         if bad {
             return Err(ambiguous("invalid X-Vault-Namespace"));
+        }
+        // OpenBao never names a namespace `sys`, `auth`… or with a wildcard: such a header
+        // can only move part of a path into the namespace to dodge checks on the path.
+        if !could_be_namespace(segment) {
+            return Err(ambiguous(format!(
+                "X-Vault-Namespace segment {segment:?} cannot name a namespace"
+            )));
         }
     }
     Ok(value.to_owned())

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use vaultgate::app::App;
 use vaultgate::cache::ReadCache;
 use vaultgate::config::Config;
+use vaultgate::vault::discovery::Discovery;
 use vaultgate::vault::renewer::TokenCell;
 
 use super::openbao::OpenBao;
@@ -43,6 +44,7 @@ pub struct Gate {
     pub cells: HashMap<String, TokenCell>,
     pub lockdown: Arc<watch::Sender<bool>>,
     pub cache: Arc<ReadCache>,
+    pub discovery: Arc<Discovery>,
 }
 
 impl Gate {
@@ -100,6 +102,7 @@ impl Gate {
             .collect();
         let lockdown = app.lockdown_handle();
         let cache = app.cache().clone();
+        let discovery = app.discovery().clone();
         let stop = app.shutdown_handle();
         let task = tokio::spawn(async move {
             app.run().await.unwrap();
@@ -113,6 +116,27 @@ impl Gate {
             cells,
             lockdown,
             cache,
+            discovery,
+        }
+    }
+
+    /// Waits until vaultgate has read the server's namespaces and mounts once with every
+    /// service logged in (a read that starts after this call).
+    pub async fn discovered(&self) {
+        // A read already under way may have started before the caller's change: wait for
+        // it, then for one that surely started afterwards.
+        for _ in 0..2 {
+            let seen = self.discovery.rounds();
+            self.discovery.stale();
+            let mut waited = 0;
+            while self.discovery.rounds() == seen {
+                assert!(
+                    waited < 400,
+                    "vaultgate did not read the server within 10 s"
+                );
+                tokio::time::sleep(Duration::from_millis(25)).await;
+                waited += 1;
+            }
         }
     }
 

@@ -21,7 +21,7 @@ fn with_params(verb: Verb, path: &str, params: Value) -> Operation {
 }
 
 fn decide(set: &PolicySet, op: &Operation) -> crate::policy::Decision {
-    set.evaluate(&caller("acme/billing"), op)
+    set.evaluate_offline(&caller("acme/billing"), op)
 }
 
 #[test]

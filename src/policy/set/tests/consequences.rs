@@ -139,7 +139,7 @@ fn vault_consequences() {
     ];
     for (text, verb, path, expected, why) in table {
         let set = one(text);
-        let decision = set.evaluate(&caller("acme/billing"), &op(*verb, path));
+        let decision = set.evaluate_offline(&caller("acme/billing"), &op(*verb, path));
         assert_eq!(decision.allowed, *expected, "{why}: {}", decision.reason);
     }
 }
