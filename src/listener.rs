@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http::StatusCode;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -22,7 +23,7 @@ pub use tls::{read_certs, read_key, ServerTls};
 
 use crate::config::{Bind, Limits, ListenerConfig, ListenerIdentity};
 use crate::identity::{caller_from_certificate, Caller};
-use crate::proxy::{ConnInfo, ConnLimit, Proxy};
+use crate::proxy::{vault_error, ConnInfo, ConnLimit, Proxy};
 use framing::FramingGuard;
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +135,7 @@ impl Listener {
             proxy,
             limits,
             shutdown: shutdown.clone(),
+            exchanges: connections.clone(),
         });
         loop {
             let (permit, over_limit) = match permits.clone().try_acquire_owned() {
@@ -198,6 +200,8 @@ struct Shared {
     proxy: Arc<Proxy>,
     limits: Arc<Limits>,
     shutdown: CancellationToken,
+    /// Where each request's exchange runs, tracked so shutdown drains them too.
+    exchanges: TaskTracker,
 }
 
 impl Shared {
@@ -281,12 +285,22 @@ impl Shared {
         let proxy = self.proxy.clone();
         let activity = Arc::new(Activity::new());
         let watched = activity.clone();
+        let exchanges = self.exchanges.clone();
         let service = service_fn(move |req| {
             let proxy = proxy.clone();
             let conn = conn.clone();
             let busy = activity.begin();
+            // The exchange runs in a task of its own: hyper drops this future when the client
+            // resets the stream or the connection, and a request already sent to Vault must
+            // still finish and be audited. Vault's answer is then recorded and discarded.
+            let exchange = exchanges.spawn(async move { proxy.handle(&conn, req).await });
             async move {
-                let resp = proxy.handle(&conn, req).await;
+                let resp = exchange.await.unwrap_or_else(|_| {
+                    vault_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "vaultgate: internal error while serving the request",
+                    )
+                });
                 drop(busy);
                 Ok::<_, std::convert::Infallible>(resp)
             }

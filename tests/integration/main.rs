@@ -17,6 +17,7 @@ mod clients;
 mod conformance;
 mod conformance_gen;
 mod core_flow;
+mod disconnects;
 mod docs;
 mod faults;
 mod fuzz_regressions;

@@ -196,6 +196,11 @@ impl OpenBao {
             .count()
     }
 
+    /// OpenBao's own audit log (one JSON record per line) as written so far.
+    pub fn audit_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default()
+    }
+
     /// Every token OpenBao issued so far (from its raw audit log): tests search logs for them.
     pub fn issued_tokens(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("audit-raw.log"))
