@@ -1,6 +1,7 @@
 //! Listeners: accept loop (connection limit), TLS/mTLS handshake (timeout), `Caller` from the
 //! certificate or the listener binding, HTTP/1.1 or HTTP/2 by ALPN, graceful drain.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 mod framing;
+mod pending;
 mod tls;
 
 pub use framing::{FramingVerdict, Scanner as FramingScanner};
@@ -25,6 +27,7 @@ use crate::config::{Bind, Limits, ListenerConfig, ListenerIdentity};
 use crate::identity::{caller_from_certificate, Caller};
 use crate::proxy::{vault_error, ConnInfo, ConnLimit, Proxy};
 use framing::FramingGuard;
+use pending::{Pending, Stage, Ticket};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListenerError {
@@ -116,7 +119,9 @@ impl Listener {
         self.tls.clone()
     }
 
-    /// Accepts until shutdown; connections are tracked so shutdown can drain them.
+    /// Accepts until shutdown; connections are tracked so shutdown can drain them. Nothing
+    /// is reserved before the handshake: an anonymous connection takes a place in the
+    /// unidentified budget (`Pending`), an identified one a connection permit afterwards.
     pub async fn run(
         self,
         proxy: Arc<Proxy>,
@@ -124,44 +129,52 @@ impl Listener {
         shutdown: CancellationToken,
         connections: TaskTracker,
     ) {
-        let permits = Arc::new(Semaphore::new(limits.max_connections));
-        // Connections past the limit are still answered (a Vault-style 503, then closed) so
-        // clients see why, but only this many at once; beyond that they wait in the backlog.
-        let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
         let shared = Arc::new(Shared {
             index: self.index,
             identity: self.config.identity.clone(),
             tls: self.tls,
+            pending: Pending::new(
+                limits.max_unidentified_connections,
+                limits.max_unidentified_per_peer,
+            ),
+            permits: Arc::new(Semaphore::new(limits.max_connections)),
+            // Connections past the limit are still answered (a Vault-style 503, then
+            // closed) so clients see why, but only this many at once.
+            overflow: Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS)),
             proxy,
             limits,
             shutdown: shutdown.clone(),
             exchanges: connections.clone(),
         });
         loop {
-            let (permit, over_limit) = match permits.clone().try_acquire_owned() {
-                Ok(p) => (p, false),
-                Err(_) => match overflow.clone().try_acquire_owned() {
-                    Ok(p) => (p, true),
-                    // Waiting before accepting keeps further clients in the kernel backlog.
-                    Err(_) => tokio::select! {
-                        p = permits.clone().acquire_owned() => match p { Ok(p) => (p, false), Err(_) => return },
-                        () = shutdown.cancelled() => return,
-                    },
-                },
-            };
             let accepted = tokio::select! {
                 a = accept(&self.socket) => a,
                 () = shutdown.cancelled() => return,
             };
             match accepted {
-                Ok((stream, peer)) => {
+                Ok((stream, peer, ip)) => {
+                    let ticket = shared.pending.admit(ip);
+                    if stream.has_bytes() {
+                        ticket.reached(Stage::Speaking);
+                    }
                     let shared = shared.clone();
                     connections.spawn(async move {
-                        match stream {
-                            Stream::Tcp(s) => shared.serve(s, peer, over_limit).await,
-                            Stream::Unix(s) => shared.serve(s, peer, over_limit).await,
+                        let deadline = Instant::now() + shared.limits.handshake_timeout;
+                        if shared.tls.is_some() {
+                            // A caller's ClientHello follows its connect at once; until the
+                            // first byte the connection is among the first to be closed.
+                            tokio::select! {
+                                r = tokio::time::timeout_at(deadline.into(), stream.readable()) => match r {
+                                    Ok(Ok(())) => ticket.reached(Stage::Speaking),
+                                    _ => return,
+                                },
+                                () = ticket.evicted() => return,
+                            }
                         }
-                        drop(permit);
+                        match stream {
+                            Stream::Tcp(s) => shared.serve(s, peer, ticket, deadline).await,
+                            Stream::Unix(s) => shared.serve(s, peer, ticket, deadline).await,
+                        }
                     });
                 }
                 Err(e) => {
@@ -179,16 +192,35 @@ enum Stream {
     Unix(tokio::net::UnixStream),
 }
 
-async fn accept(socket: &Socket) -> std::io::Result<(Stream, String)> {
+impl Stream {
+    /// Whether the peer has sent something already (a peek, nothing is consumed).
+    fn has_bytes(&self) -> bool {
+        let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        let peeked = match self {
+            Stream::Tcp(s) => socket2::SockRef::from(s).peek(&mut probe),
+            Stream::Unix(s) => socket2::SockRef::from(s).peek(&mut probe),
+        };
+        matches!(peeked, Ok(n) if n > 0)
+    }
+
+    async fn readable(&self) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.readable().await,
+            Stream::Unix(s) => s.readable().await,
+        }
+    }
+}
+
+async fn accept(socket: &Socket) -> std::io::Result<(Stream, String, Option<IpAddr>)> {
     match socket {
         Socket::Tcp(l) => {
             let (s, peer) = l.accept().await?;
             let _ = s.set_nodelay(true);
-            Ok((Stream::Tcp(s), peer.to_string()))
+            Ok((Stream::Tcp(s), peer.to_string(), Some(peer.ip())))
         }
         Socket::Unix(l) => {
             let (s, _) = l.accept().await?;
-            Ok((Stream::Unix(s), "unix".to_owned()))
+            Ok((Stream::Unix(s), "unix".to_owned(), None))
         }
     }
 }
@@ -197,6 +229,11 @@ struct Shared {
     index: usize,
     identity: ListenerIdentity,
     tls: Option<Arc<ServerTls>>,
+    /// Handshaking and unidentified connections.
+    pending: Arc<Pending>,
+    /// Identified connections (`max_connections`), and the few past it that are answered.
+    permits: Arc<Semaphore>,
+    overflow: Arc<Semaphore>,
     proxy: Arc<Proxy>,
     limits: Arc<Limits>,
     shutdown: CancellationToken,
@@ -205,26 +242,32 @@ struct Shared {
 }
 
 impl Shared {
-    async fn serve<IO>(&self, io: IO, peer: String, over_limit: bool)
+    async fn serve<IO>(&self, io: IO, peer: String, ticket: Ticket, deadline: Instant)
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let Some(tls) = &self.tls else {
-            let conn = self.admit(self.fixed_caller(), peer, over_limit);
-            return self.http(io, conn, false).await;
+            drop(ticket);
+            return self.identified(io, self.fixed_caller(), peer, false).await;
         };
         // The configuration in force when the connection arrives: a reload affects new
         // connections only.
         let acceptor = tls.acceptor();
-        let handshake = tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(io));
-        let tls = match handshake.await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                return;
-            }
-            Err(_) => {
-                tracing::debug!(%peer, "TLS handshake timed out");
+        let handshake = tokio::time::timeout_at(deadline.into(), acceptor.accept(io));
+        let tls = tokio::select! {
+            done = handshake => match done {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            },
+            () = ticket.evicted() => {
+                tracing::debug!(%peer, "closed mid-handshake to make room for newer connections");
                 return;
             }
         };
@@ -247,8 +290,40 @@ impl Shared {
                 }
             }
         };
-        let conn = self.admit(caller, peer, over_limit);
-        self.http(tls, conn, h2).await;
+        match caller {
+            Ok(_) => {
+                drop(ticket);
+                self.identified(tls, caller, peer, h2).await;
+            }
+            // Answered (403, naming why) if a request comes at once, and closed: it keeps its
+            // place in the unidentified budget until then, never a caller's.
+            Err(why) => {
+                ticket.reached(Stage::Anonymous);
+                let conn = ConnInfo::new(Err(why), peer, self.index, None, None);
+                tokio::select! {
+                    () = self.http(tls, conn, h2) => {}
+                    () = ticket.evicted() => {}
+                    () = tokio::time::sleep(self.limits.handshake_timeout) => {}
+                }
+            }
+        }
+    }
+
+    /// Serves a connection whose caller is known, holding a connection permit, or past
+    /// `max_connections` answering 503 (a few at a time; beyond that, closed at once).
+    async fn identified<IO>(&self, io: IO, caller: Result<Caller, String>, peer: String, h2: bool)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (_permit, over_total) = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => (p, false),
+            Err(_) => match self.overflow.clone().try_acquire_owned() {
+                Ok(p) => (p, true),
+                Err(_) => return,
+            },
+        };
+        let conn = self.admit(caller, peer, over_total);
+        self.http(io, conn, h2).await;
     }
 
     /// The connection as the proxy sees it, holding a slot in its caller's connection budget

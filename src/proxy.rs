@@ -223,7 +223,11 @@ impl Proxy {
         if *self.lockdown.borrow() {
             return Err(ProxyError::Lockdown);
         }
-        let caller = conn.caller.clone().map_err(ProxyError::Identity)?;
+        let caller = conn.caller.clone().map_err(|why| {
+            // An unidentified connection gets its one answer and no second request.
+            conn.closing.notify_one();
+            ProxyError::Identity(why)
+        })?;
         // Held until the answer's head is ready; an unconfigured caller is denied by policy.
         let _in_flight = self.budgets.request(&caller).await?;
         let (parts, body) = req.into_parts();

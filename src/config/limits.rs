@@ -14,6 +14,10 @@ pub struct Limits {
     /// Connections one caller may hold open; past it, its requests get 429 and the
     /// connection is closed, so one service cannot take every connection slot.
     pub max_connections_per_caller: usize,
+    /// Connections still handshaking or without a configured caller's certificate, in all
+    /// and from one peer address; past either, the oldest of them is closed.
+    pub max_unidentified_connections: usize,
+    pub max_unidentified_per_peer: usize,
     pub handshake_timeout: Duration,
     pub header_read_timeout: Duration,
     /// A connection with no request in flight for this long is closed.
@@ -42,7 +46,11 @@ impl Default for Limits {
         Limits {
             max_connections: 1024,
             max_connections_per_caller: 256,
-            handshake_timeout: Duration::from_secs(10),
+            max_unidentified_connections: 1024,
+            max_unidentified_per_peer: 1024,
+            // A TLS handshake on a sidecar's loopback takes milliseconds; a socket that has
+            // not finished one in 5 s holds a place in the unidentified budget for nothing.
+            handshake_timeout: Duration::from_secs(5),
             header_read_timeout: Duration::from_secs(30),
             // Longer than Go's client-side idle timeout (90 s), so a Vault client closes an
             // idle connection before the proxy does and never reuses one being closed.
@@ -104,6 +112,16 @@ impl Validator<'_> {
                 "max_connections_per_caller",
                 l.max_connections_per_caller,
                 d.max_connections_per_caller,
+            )?,
+            max_unidentified_connections: positive(
+                "max_unidentified_connections",
+                l.max_unidentified_connections,
+                d.max_unidentified_connections,
+            )?,
+            max_unidentified_per_peer: positive(
+                "max_unidentified_per_peer",
+                l.max_unidentified_per_peer,
+                d.max_unidentified_per_peer,
             )?,
             handshake_timeout: self.duration(
                 "limits.handshake_timeout",

@@ -120,6 +120,8 @@ pub struct RawLimits {
     pub rate_per_caller: Option<f64>,
     pub rate_burst_per_caller: Option<u32>,
     pub idle_timeout: Option<RawDuration>,
+    pub max_unidentified_connections: Option<usize>,
+    pub max_unidentified_per_peer: Option<usize>,
 }
 
 /// A duration as users write it: seconds as a number, or `"500ms"`, `"30s"`, `"5m"`, `"1h"`.

@@ -126,6 +126,7 @@ impl ProxyError {
             ProxyError::ConnectionLimit
                 | ProxyError::CallerConnections { .. }
                 | ProxyError::Framing(_)
+                | ProxyError::Identity(_)
         ) {
             resp.headers_mut()
                 .insert(http::header::CONNECTION, HeaderValue::from_static("close"));

@@ -8,6 +8,7 @@
 mod support;
 
 mod admin;
+mod anonymous;
 mod audit;
 mod audit_load;
 mod audit_sinks;
