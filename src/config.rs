@@ -171,14 +171,17 @@ impl Validator<'_> {
     ) -> Result<Duration, ConfigError> {
         match value {
             None => Ok(default),
-            Some(RawDuration::Seconds(s)) => Ok(Duration::from_secs(s)),
-            Some(RawDuration::Text(t)) => parse_duration(&t).ok_or_else(|| {
-                self.err(
-                    key,
-                    format!("{t:?} is not a duration like \"30s\", \"5m\", \"500ms\""),
-                )
-            }),
+            Some(RawDuration::Seconds(s)) => i64::try_from(s)
+                .map_err(|_| crate::duration::DurationError::TooLarge(s.to_string()))
+                .and_then(crate::duration::from_seconds),
+            Some(RawDuration::Text(t)) => crate::duration::parse(&t),
         }
+        .map_err(|e| {
+            self.err(
+                key,
+                format!("{e}; durations are {}", crate::duration::ACCEPTED),
+            )
+        })
     }
 
     fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
@@ -415,21 +418,6 @@ fn mount_name(s: &str) -> Option<String> {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         });
     ok.then(|| s.to_owned())
-}
-
-/// Parses `"500ms"`, `"30s"`, `"5m"`, `"1h"` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    match unit {
-        "" | "s" => Some(Duration::from_secs(n)),
-        "ms" => Some(Duration::from_millis(n)),
-        "m" => n.checked_mul(60).map(Duration::from_secs),
-        "h" => n.checked_mul(3600).map(Duration::from_secs),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

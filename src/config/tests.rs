@@ -227,16 +227,6 @@ fn audit_sinks_and_their_refusals() {
 }
 
 #[test]
-fn durations() {
-    assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-    assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
-    assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
-    assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
-    assert_eq!(parse_duration("1d"), None);
-    assert_eq!(parse_duration(""), None);
-}
-
-#[test]
 fn the_admin_listener_is_loopback_or_unix_with_a_real_token() {
     let d = Dir::new();
     std::fs::write(d.0.path().join("admin.token"), "0123456789abcdef\n").unwrap();
