@@ -19,9 +19,16 @@ fn main() -> ExitCode {
             rt.block_on(vaultgate::cli::run::run(&config))
                 .map_err(Into::into)
         }),
-        Command::Config(ConfigCommand::Check { file }) => vaultgate::cli::config::check(&file)
-            .map(|summary| println!("{summary}"))
-            .map_err(Into::into),
+        // A refused file is an answer, printed in full: every problem, one per line.
+        Command::Config(ConfigCommand::Check { file }) => {
+            let report = vaultgate::cli::config::check(&file);
+            print!("{}", report.text);
+            return if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
         Command::Certs(CertsCommand::Init {
             dir,
             services,

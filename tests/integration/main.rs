@@ -13,6 +13,7 @@ mod audit_load;
 mod audit_sinks;
 mod cache;
 mod clients;
+mod config_cli;
 mod conformance;
 mod conformance_gen;
 mod core_flow;
