@@ -8,7 +8,7 @@ scripts/install-openbao.sh >/dev/null
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 # The shipped policies must load as the server loads them (warnings print, errors fail).
-cargo run --locked --quiet -- policy check policies
+cargo run --locked --quiet -- policy check --dir policies
 # No container engine here: docker-compose.yml is validated by `docker-compose config` and
 # checked against the files it names and the demo's config (installs docker-compose if missing).
 scripts/check-compose.sh

@@ -39,6 +39,11 @@ fn main() -> ExitCode {
             rt.block_on(vaultgate::cli::verify::run(&args))
                 .map_err(Into::into)
         }),
+        Command::Completions { shell } => {
+            vaultgate::cli::manual::completions(shell, &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => vaultgate::cli::manual::man(&mut std::io::stdout()).map_err(Into::into),
         // Policy commands decide their own exit code: a failed check is an answer, not an error.
         Command::Policy(command) => match vaultgate::cli::policy::run(command) {
             Ok(code) => return code,

@@ -12,6 +12,7 @@ mod audit;
 mod audit_load;
 mod audit_sinks;
 mod cache;
+mod cli_shape;
 mod clients;
 mod config_cli;
 mod conformance;
