@@ -29,6 +29,7 @@ mod malformed;
 mod ops;
 mod policy_cli;
 mod reload;
+mod token_file_logs;
 mod tokens;
 mod upstream_tls;
 mod verify;
