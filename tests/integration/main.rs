@@ -28,6 +28,7 @@ mod limits;
 mod malformed;
 mod ops;
 mod policy_cli;
+mod readme;
 mod reload;
 mod token_file_logs;
 mod tokens;
