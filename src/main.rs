@@ -56,7 +56,11 @@ fn main() -> ExitCode {
             let mut msg = format!("error: {e}");
             let mut source = e.source();
             while let Some(s) = source {
-                msg.push_str(&format!(": {s}"));
+                // Many messages already quote their cause; saying it twice helps no one.
+                let cause = s.to_string();
+                if !msg.contains(&cause) {
+                    msg.push_str(&format!(": {cause}"));
+                }
                 source = s.source();
             }
             eprintln!("{msg}");

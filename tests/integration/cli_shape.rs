@@ -227,3 +227,24 @@ fn zsh_and_fish_completions_and_the_man_page_cover_every_subcommand() {
         "the Logs text is in the page"
     );
 }
+
+#[test]
+fn io_errors_name_the_path_and_the_reason_once() {
+    let outside = tempfile::tempdir().unwrap();
+    for args in [
+        &["policy", "check", "--dir", "nope"][..],
+        &[
+            "policy", "explain", "--dir", "nope", "--caller", "a/b", "GET", "x",
+        ],
+        &["run", "--config", "nope.toml"],
+        &["config", "check", "nope.toml"],
+    ] {
+        let out = text(&vaultgate_in(outside.path(), args));
+        assert_eq!(
+            out.matches("No such file or directory").count(),
+            1,
+            "{args:?}: {out}"
+        );
+        assert!(out.contains("nope"), "{args:?}: {out}");
+    }
+}
