@@ -1,41 +1,52 @@
-//! Configuration: `vaultgate.toml` -> raw serde types (unknown keys refused) -> a validated
-//! `Config` whose every error names the file, the key and what is wrong.
+//! Configuration: `vaultgate.toml` -> raw serde types -> a validated `Config`. One pass finds
+//! every problem of a file (unknown keys, wrong types, bad values, missing files), each named
+//! by file, line and key; a TOML syntax error keeps the parser's line-and-caret picture.
 
 mod admin;
 mod audit;
 mod cache;
 mod limits;
+mod listener;
 mod principal;
+mod problems;
 mod raw;
+mod written;
 
 pub use admin::{AdminConfig, AdminToken};
 pub use cache::{CacheConfig, CachePathRule};
 pub use limits::{Limits, RateLimit};
 pub use principal::{AuthConfig, IssueRequest, PrincipalConfig, ServiceConfig};
+pub use problems::Problem;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use raw::{RawConfig, RawDuration, RawListener};
+use problems::Problems;
+use raw::RawConfig;
+use written::{Expected, RawDuration, Written};
 
 use crate::identity::Caller;
 
-/// A configuration problem, always naming the file and, where there is one, the key.
+/// Why a configuration file was refused, always naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{file}: cannot read: {source}")]
+    // The reason is in the message and deliberately not a `source`: `main` prints the
+    // source chain after the message, which would say it twice.
+    #[error("{}: cannot read: {error}", file.display())]
     Read {
         file: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{file}: {message}")]
+    /// Not TOML, or a table of the wrong shape; the message is the parser's own, with the
+    /// line, the column and a caret under the spot.
+    #[error("{}: {message}", file.display())]
     Parse { file: PathBuf, message: String },
-    #[error("{file}: {key}: {problem}")]
+    /// Everything wrong with a file that parsed.
+    #[error("{}", problems::render(file, problems))]
     Invalid {
         file: PathBuf,
-        key: String,
-        problem: String,
+        problems: Vec<Problem>,
     },
 }
 
@@ -113,20 +124,45 @@ impl Config {
     /// Reads and validates a configuration file. Relative paths inside it are resolved
     /// against the file's own directory, so a config works from any working directory.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
-            file: file.to_owned(),
-            source,
-        })?;
-        Config::parse(file, &text)
+        Config::parse(file, &read(file)?)
     }
 
     pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            file: file.to_owned(),
-            message: e.to_string().trim_end().replace('\n', " "),
-        })?;
-        let base = file.parent().unwrap_or(Path::new("."));
-        Validator { file, base }.config(raw)
+        let raw = parse_raw(file, text)?;
+        let validator = Validator {
+            file,
+            base: file.parent().unwrap_or(Path::new(".")),
+            problems: raw.problems,
+        };
+        let config = validator.config(raw.config);
+        let problems = validator.problems.into_sorted();
+        match config {
+            Some(config) if problems.is_empty() => Ok(config),
+            _ => Err(ConfigError::Invalid {
+                file: file.to_owned(),
+                problems,
+            }),
+        }
+    }
+
+    /// The policy directory a configuration file names, without validating the rest of it:
+    /// the policy tools check policies whatever state the certificates and secrets are in.
+    pub fn policies_dir(file: &Path) -> Result<PathBuf, ConfigError> {
+        let text = read(file)?;
+        let raw = parse_raw(file, &text)?;
+        let validator = Validator {
+            file,
+            base: file.parent().unwrap_or(Path::new(".")),
+            problems: Problems::new(&text),
+        };
+        let dir = validator.policies_dir(raw.config.policies);
+        match dir {
+            Some(dir) if validator.problems.is_empty() => Ok(dir),
+            _ => Err(ConfigError::Invalid {
+                file: file.to_owned(),
+                problems: validator.problems.into_sorted(),
+            }),
+        }
     }
 
     /// The callers of every configured service.
@@ -135,18 +171,80 @@ impl Config {
     }
 }
 
+impl ConfigError {
+    /// The problems to list one per line (a read or parse error is one).
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ConfigError::Invalid { problems, .. } => problems,
+            _ => &[],
+        }
+    }
+}
+
+fn read(file: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(file).map_err(|error| ConfigError::Read {
+        file: file.to_owned(),
+        error,
+    })
+}
+
+struct Parsed<'a> {
+    config: RawConfig,
+    problems: Problems<'a>,
+}
+
+/// TOML into the raw tables; keys nothing takes are collected as problems, not fatal.
+fn parse_raw<'a>(file: &Path, text: &'a str) -> Result<Parsed<'a>, ConfigError> {
+    let mut unknown = Vec::new();
+    let config: RawConfig = serde_ignored::deserialize(toml::Deserializer::new(text), |path| {
+        unknown.push(problems::key_path(&path));
+    })
+    .map_err(|e| ConfigError::Parse {
+        file: file.to_owned(),
+        message: e.to_string().trim_end().to_owned(),
+    })?;
+    let problems = Problems::new(text);
+    for key in unknown {
+        problems.unknown_key(key);
+    }
+    Ok(Parsed { config, problems })
+}
+
+/// Checks raw values into validated ones, noting every problem and carrying on past it: a
+/// bad value is replaced by its default (or skipped) so the rest of the file is still checked.
 struct Validator<'a> {
     file: &'a Path,
     base: &'a Path,
+    problems: Problems<'a>,
 }
 
 impl Validator<'_> {
-    pub(super) fn err(&self, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            file: self.file.to_owned(),
-            key: key.into(),
-            problem: problem.into(),
+    pub(super) fn problem(&self, key: impl Into<String>, message: impl Into<String>) {
+        self.problems.add(key.into(), message.into(), None);
+    }
+
+    /// The value when it has the right type; a wrong type is noted.
+    pub(super) fn value<T: Expected>(&self, key: &str, v: Option<Written<T>>) -> Option<T> {
+        match v?.into_result() {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.problem(key, message);
+                None
+            }
         }
+    }
+
+    /// Like [`Validator::value`], and its absence is a problem too.
+    pub(super) fn required<T: Expected>(
+        &self,
+        key: &str,
+        v: Option<Written<T>>,
+        why: &str,
+    ) -> Option<T> {
+        if v.is_none() {
+            self.problem(key, format!("required{why}"));
+        }
+        self.value(key, v)
     }
 
     pub(super) fn path(&self, p: &Path) -> PathBuf {
@@ -157,13 +255,21 @@ impl Validator<'_> {
         }
     }
 
-    pub(super) fn existing(&self, key: &str, p: &Path) -> Result<PathBuf, ConfigError> {
+    /// A file the key names, resolved; one that does not exist is noted as missing.
+    pub(super) fn existing(&self, key: &str, p: &Path) -> Option<PathBuf> {
         let full = self.path(p);
         if full.is_file() {
-            Ok(full)
+            Some(full)
         } else {
-            Err(self.err(key, format!("file {} does not exist", full.display())))
+            let message = format!("file {} does not exist", full.display());
+            self.problems.add(key.to_owned(), message, Some(full));
+            None
         }
+    }
+
+    /// [`Validator::existing`] of an optional file key.
+    pub(super) fn existing_file(&self, key: &str, v: Option<Written<PathBuf>>) -> Option<PathBuf> {
+        self.value(key, v).and_then(|p| self.existing(key, &p))
     }
 
     pub(super) fn duration(
@@ -171,253 +277,112 @@ impl Validator<'_> {
         key: &str,
         value: Option<RawDuration>,
         default: Duration,
-    ) -> Result<Duration, ConfigError> {
-        match value {
-            None => Ok(default),
-            Some(RawDuration::Seconds(s)) => Ok(Duration::from_secs(s)),
-            Some(RawDuration::Text(t)) => parse_duration(&t).ok_or_else(|| {
-                self.err(
-                    key,
-                    format!("{t:?} is not a duration like \"30s\", \"5m\", \"500ms\""),
-                )
-            }),
+    ) -> Duration {
+        match value.map(|v| v.read()) {
+            None => default,
+            Some(Ok(d)) => d,
+            Some(Err(message)) => {
+                self.problem(key, message);
+                default
+            }
         }
     }
 
-    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
-        let vault = self.vault(raw.vault)?;
-        let mut services = Vec::new();
-        for (i, s) in raw.service.into_iter().enumerate() {
-            let svc = self.service(i, s)?;
-            if services
-                .iter()
-                .any(|o: &ServiceConfig| o.caller == svc.caller)
-            {
-                return Err(self.err(
-                    format!("service[{i}].name"),
-                    format!("service {} is configured twice", svc.caller),
-                ));
+    fn config(&self, raw: RawConfig) -> Option<Config> {
+        let vault = match raw.vault {
+            Some(v) => self.vault(v),
+            None => {
+                self.problem("vault", "the [vault] table is required");
+                None
             }
-            services.push(svc);
+        };
+        if raw.service.is_empty() {
+            self.problem("service", "at least one [[service]] is required");
         }
-        if services.is_empty() {
-            return Err(self.err("service", "at least one [[service]] is required"));
+        let mut services = Vec::new();
+        let mut callers: Vec<Caller> = Vec::new();
+        let mut complete = true;
+        for (i, s) in raw.service.into_iter().enumerate() {
+            let (caller, principal) = self.service(i, s);
+            if let Some(caller) = &caller {
+                if callers.contains(caller) {
+                    self.problem(
+                        format!("service[{i}].name"),
+                        format!("service {caller} is configured twice"),
+                    );
+                }
+                callers.push(caller.clone());
+            }
+            match (caller, principal) {
+                (Some(caller), Some(principal)) => {
+                    services.push(ServiceConfig { caller, principal })
+                }
+                _ => complete = false,
+            }
         }
-        let issuer = raw.issuer.map(|i| self.issuer(i)).transpose()?;
+        let issuer = match raw.issuer {
+            Some(i) => {
+                let issuer = self.issuer(i);
+                complete &= issuer.is_some();
+                issuer
+            }
+            None => None,
+        };
         let issued = services
             .iter()
             .position(|s| matches!(s.principal.auth, AuthConfig::Issued(_)));
         if let (Some(i), None) = (issued, &issuer) {
-            return Err(self.err(
+            self.problem(
                 format!("service[{i}].auth"),
                 "auth = \"issued\" needs an [issuer] section",
-            ));
+            );
         }
         if raw.listener.is_empty() {
-            return Err(self.err("listener", "at least one [[listener]] is required"));
+            self.problem("listener", "at least one [[listener]] is required");
         }
-        let listeners = raw
+        let listeners: Vec<_> = raw
             .listener
             .into_iter()
             .enumerate()
-            .map(|(i, l)| self.listener(i, l, &services))
-            .collect::<Result<Vec<_>, _>>()?;
-        let policies_dir = self.path(&raw.policies.dir);
-        if !policies_dir.is_dir() {
-            return Err(self.err(
-                "policies.dir",
-                format!("directory {} does not exist", policies_dir.display()),
-            ));
+            .map(|(i, l)| self.listener(i, l, &callers))
+            .collect();
+        let policies_dir = self.policies_dir(raw.policies);
+        let limits = self.limits(raw.limits);
+        let cache = self.cache(raw.cache);
+        let audit = self.audit(raw.audit);
+        let admin = raw.admin.map(|a| self.admin(a));
+        if !complete {
+            return None;
         }
-        let limits = self.limits(raw.limits)?;
-        let cache = self.cache(raw.cache)?;
-        let audit = self.audit(raw.audit)?;
-        let admin = raw.admin.map(|a| self.admin(a)).transpose()?;
-        Ok(Config {
+        Some(Config {
             file: self.file.to_owned(),
-            audit,
-            cache,
-            admin,
-            vault,
-            listeners,
+            audit: audit?,
+            cache: cache?,
+            admin: admin.map_or(Some(None), |a| a.map(Some))?,
+            vault: vault?,
+            listeners: listeners.into_iter().collect::<Option<Vec<_>>>()?,
             services,
             issuer,
-            policies_dir,
-            limits,
+            policies_dir: policies_dir?,
+            limits: limits?,
         })
     }
 
-    fn vault(&self, v: raw::RawVault) -> Result<VaultConfig, ConfigError> {
-        let address = v.address.trim_end_matches('/').to_owned();
-        let uri: http::Uri = address
-            .parse()
-            .map_err(|_| self.err("vault.address", format!("{address:?} is not a URL")))?;
-        let https = match uri.scheme_str() {
-            Some("http") => false,
-            Some("https") => true,
-            _ => return Err(self.err("vault.address", "must start with http:// or https://")),
-        };
-        if uri.authority().is_none() || uri.path() != "/" && !uri.path().is_empty() {
-            return Err(self.err("vault.address", "must be scheme://host:port with no path"));
-        }
-        let ca_cert = v
-            .ca_cert
-            .as_deref()
-            .map(|p| self.existing("vault.ca_cert", p))
-            .transpose()?;
-        if https && ca_cert.is_none() {
-            return Err(self.err(
-                "vault.ca_cert",
-                "required for an https address (the CA that signed Vault's certificate)",
-            ));
-        }
-        let client_identity = match (v.client_cert, v.client_key) {
-            (None, None) => None,
-            (Some(c), Some(k)) => Some((
-                self.existing("vault.client_cert", &c)?,
-                self.existing("vault.client_key", &k)?,
-            )),
-            _ => {
-                return Err(self.err(
-                    "vault.client_cert",
-                    "client_cert and client_key go together",
-                ))
-            }
-        };
-        let mut namespaces = Vec::new();
-        for ns in v.namespaces.unwrap_or_default() {
-            let name = mount_name(&ns)
-                .filter(|n| {
-                    n.split('/')
-                        .all(crate::vault::semantics::could_be_namespace)
-                })
-                .ok_or_else(|| {
-                    self.err(
-                        "vault.namespaces",
-                        format!("{ns:?} is not a namespace path"),
-                    )
-                })?;
-            namespaces.push(name);
-        }
-        Ok(VaultConfig {
-            address,
-            ca_cert,
-            client_identity,
-            namespaces,
-            timeout: self.duration("vault.timeout", v.timeout, Duration::from_secs(30))?,
-            connect_timeout: self.duration(
-                "vault.connect_timeout",
-                v.connect_timeout,
-                Duration::from_secs(5),
-            )?,
-        })
-    }
-
-    fn listener(
-        &self,
-        i: usize,
-        l: RawListener,
-        services: &[ServiceConfig],
-    ) -> Result<ListenerConfig, ConfigError> {
-        let key = |k: &str| format!("listener[{i}].{k}");
-        let bind = match (l.address, l.unix) {
-            (Some(a), None) => {
-                if l.mode.is_some() {
-                    return Err(self.err(key("mode"), "only applies to a unix listener"));
-                }
-                Bind::Tcp(a.parse().map_err(|_| {
-                    self.err(key("address"), format!("{a:?} is not an ip:port address"))
-                })?)
-            }
-            (None, Some(p)) => {
-                let mode = l
-                    .mode
-                    .map(|m| {
-                        u32::from_str_radix(m.trim_start_matches("0o"), 8)
-                            .ok()
-                            .filter(|m| *m <= 0o777)
-                            .ok_or_else(|| {
-                                self.err(
-                                    key("mode"),
-                                    format!("{m:?} is not an octal mode like \"0660\""),
-                                )
-                            })
-                    })
-                    .transpose()?;
-                Bind::Unix {
-                    path: self.path(&p),
-                    mode,
-                }
-            }
-            _ => return Err(self.err(key("address"), "set exactly one of address or unix")),
-        };
-        let tls = if l.tls_disable {
-            let local = match &bind {
-                Bind::Tcp(a) => a.ip().is_loopback(),
-                Bind::Unix { .. } => true,
-            };
-            if !local {
-                return Err(self.err(
-                    key("tls_disable"),
-                    "refused: only a loopback address or a unix socket may run without TLS",
-                ));
-            }
-            if l.tls_cert.is_some() || l.tls_key.is_some() || l.client_ca.is_some() {
-                return Err(self.err(
-                    key("tls_disable"),
-                    "tls_cert, tls_key and client_ca make no sense with tls_disable = true",
-                ));
-            }
-            None
+    fn policies_dir(&self, raw: Option<raw::RawPolicies>) -> Option<PathBuf> {
+        let dir = self.required(
+            "policies.dir",
+            raw.and_then(|p| p.dir),
+            " (the folder of <tenant>.hcl policy files)",
+        )?;
+        let dir = self.path(&dir);
+        if dir.is_dir() {
+            Some(dir)
         } else {
-            let cert = l
-                .tls_cert
-                .ok_or_else(|| self.err(key("tls_cert"), "required unless tls_disable = true"))?;
-            let k = l
-                .tls_key
-                .ok_or_else(|| self.err(key("tls_key"), "required unless tls_disable = true"))?;
-            Some(TlsFiles {
-                cert: self.existing(&key("tls_cert"), &cert)?,
-                key: self.existing(&key("tls_key"), &k)?,
-            })
-        };
-        let identity = match (l.client_ca, l.caller) {
-            (Some(ca), None) => ListenerIdentity::ClientCertificate {
-                client_ca: self.existing(&key("client_ca"), &ca)?,
-                trust_domain: l.trust_domain,
-            },
-            (None, Some(c)) => {
-                if l.trust_domain.is_some() {
-                    return Err(self.err(key("trust_domain"), "only applies with client_ca"));
-                }
-                let caller =
-                    Caller::parse(&c).map_err(|e| self.err(key("caller"), e.to_string()))?;
-                if !services.iter().any(|s| s.caller == caller) {
-                    return Err(self.err(
-                        key("caller"),
-                        format!("{caller} is not a configured [[service]]"),
-                    ));
-                }
-                ListenerIdentity::Fixed(caller)
-            }
-            (Some(_), Some(_)) => {
-                return Err(self.err(
-                    key("caller"),
-                    "set either client_ca (callers from certificates) or caller, not both",
-                ))
-            }
-            (None, None) => {
-                return Err(self.err(
-                    key("client_ca"),
-                    "set client_ca (callers from certificates) or caller (a fixed caller)",
-                ))
-            }
-        };
-        Ok(ListenerConfig {
-            bind,
-            tls,
-            identity,
-        })
+            let message = format!("directory {} does not exist", dir.display());
+            self.problems
+                .add("policies.dir".to_owned(), message, Some(dir));
+            None
+        }
     }
 }
 
@@ -434,21 +399,6 @@ fn mount_name(s: &str) -> Option<String> {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         });
     ok.then(|| s.to_owned())
-}
-
-/// Parses `"500ms"`, `"30s"`, `"5m"`, `"1h"` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    match unit {
-        "" | "s" => Some(Duration::from_secs(n)),
-        "ms" => Some(Duration::from_millis(n)),
-        "m" => n.checked_mul(60).map(Duration::from_secs),
-        "h" => n.checked_mul(3600).map(Duration::from_secs),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

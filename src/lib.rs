@@ -4,7 +4,8 @@
 //! `listener` accepts and terminates TLS and finds the `identity::Caller`; `proxy` classifies
 //! the request into a `vault::operation::Operation`, asks the current `policy::PolicySet` for
 //! a `Decision`, takes the service's token from its `vault::renewer` cell and forwards the
-//! rebuilt request through `upstream`. `config` validates the file, `app` wires and stops it.
+//! rebuilt request through `upstream`. `config` validates the file, `app` wires and stops it;
+//! `duration` reads durations the way Vault does, for the config, policies and headers.
 
 pub mod admin;
 pub mod app;
@@ -12,6 +13,7 @@ pub mod audit;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod duration;
 pub mod identity;
 pub mod listener;
 pub mod metrics;

@@ -19,9 +19,16 @@ fn main() -> ExitCode {
             rt.block_on(vaultgate::cli::run::run(&config))
                 .map_err(Into::into)
         }),
-        Command::Config(ConfigCommand::Check { file }) => vaultgate::cli::config::check(&file)
-            .map(|summary| println!("{summary}"))
-            .map_err(Into::into),
+        // A refused file is an answer, printed in full: every problem, one per line.
+        Command::Config(ConfigCommand::Check { file }) => {
+            let report = vaultgate::cli::config::check(&file);
+            print!("{}", report.text);
+            return if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
         Command::Certs(CertsCommand::Init {
             dir,
             services,
@@ -32,6 +39,11 @@ fn main() -> ExitCode {
             rt.block_on(vaultgate::cli::verify::run(&args))
                 .map_err(Into::into)
         }),
+        Command::Completions { shell } => {
+            vaultgate::cli::manual::completions(shell, &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => vaultgate::cli::manual::man(&mut std::io::stdout()).map_err(Into::into),
         // Policy commands decide their own exit code: a failed check is an answer, not an error.
         Command::Policy(command) => match vaultgate::cli::policy::run(command) {
             Ok(code) => return code,
@@ -44,7 +56,11 @@ fn main() -> ExitCode {
             let mut msg = format!("error: {e}");
             let mut source = e.source();
             while let Some(s) = source {
-                msg.push_str(&format!(": {s}"));
+                // Many messages already quote their cause; saying it twice helps no one.
+                let cause = s.to_string();
+                if !msg.contains(&cause) {
+                    msg.push_str(&format!(": {cause}"));
+                }
                 source = s.source();
             }
             eprintln!("{msg}");

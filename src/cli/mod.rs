@@ -2,25 +2,43 @@
 
 pub mod certs;
 pub mod config;
+pub mod manual;
 pub mod policy;
 pub mod run;
 pub mod verify;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::config::{Config, ConfigError};
 use crate::identity::Caller;
+
+/// Said once, under the top-level help; each subcommand's help keeps `--log-format` to a line.
+const LOGS: &str = "\
+Logs:
+  Logs go to stderr. --log-format (or VAULTGATE_LOG_FORMAT) chooses their format: `human`,
+  one readable line per event, the default on a terminal; or `json`, one JSON object per
+  line, the default otherwise. VAULTGATE_LOG filters them (default `info`, e.g.
+  VAULTGATE_LOG=debug). --log-format works before or after the subcommand.";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "vaultgate",
     version,
-    about = "A policy-enforcing TLS proxy in front of Vault and OpenBao"
+    about = "A policy-enforcing TLS proxy in front of Vault and OpenBao",
+    after_long_help = LOGS
 )]
 pub struct Cli {
-    /// Log line format; default: human on a terminal, JSON otherwise.
-    #[arg(long, global = true, env = "VAULTGATE_LOG_FORMAT", value_enum)]
+    /// Log format: human or json (see `vaultgate --help`).
+    #[arg(
+        long,
+        global = true,
+        env = "VAULTGATE_LOG_FORMAT",
+        value_enum,
+        value_name = "human|json",
+        hide_possible_values = true
+    )]
     pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
@@ -66,6 +84,56 @@ pub enum Command {
     /// Check, explain and test tenant policies offline.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Print a shell completion script, e.g. `vaultgate completions bash >
+    /// /etc/bash_completion.d/vaultgate`.
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `vaultgate man > vaultgate.1; man ./vaultgate.1`.
+    Man,
+}
+
+/// Where the policy commands read policies: a directory, or the one a configuration loads.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PolicySource {
+    /// The policy directory [default: policies].
+    #[arg(long, value_name = "DIR", conflicts_with = "config")]
+    pub dir: Option<PathBuf>,
+    /// Use the policies this configuration file loads (its [policies] dir).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Why the policy directory could not be found.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicySourceError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(
+        "no policies directory here; pass --dir DIR (a folder of <tenant>.hcl files) or \
+         --config FILE (a vaultgate configuration)"
+    )]
+    NoDefault,
+}
+
+impl PolicySource {
+    /// The directory to read; `legacy` is the positional directory `check` and `test` took
+    /// in earlier releases.
+    pub fn dir(&self, legacy: Option<&Path>) -> Result<PathBuf, PolicySourceError> {
+        if let Some(dir) = self.dir.as_deref().or(legacy) {
+            return Ok(dir.to_owned());
+        }
+        if let Some(config) = &self.config {
+            return Ok(Config::policies_dir(config)?);
+        }
+        let default = Path::new("policies");
+        if default.is_dir() {
+            Ok(default.to_owned())
+        } else {
+            Err(PolicySourceError::NoDefault)
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,9 +141,12 @@ pub enum PolicyCommand {
     /// Validate every policy file as the server would, and warn on risky grants.
     /// Exit 1 on any error, or on any warning with --strict.
     Check {
-        /// The policy directory.
-        #[arg(default_value = "policies")]
-        dir: PathBuf,
+        #[command(flatten)]
+        policies: PolicySource,
+        // Earlier releases took the directory as a positional argument: still accepted,
+        // no longer shown, so scripts keep working while the help shows one shape.
+        #[arg(hide = true, conflicts_with_all = ["dir", "config"])]
+        legacy_dir: Option<PathBuf>,
         /// Treat warnings as errors.
         #[arg(long)]
         strict: bool,
@@ -85,9 +156,8 @@ pub enum PolicyCommand {
         /// The calling service, as tenant/service.
         #[arg(long, value_parser = Caller::parse)]
         caller: Caller,
-        /// The policy directory.
-        #[arg(long, default_value = "policies")]
-        dir: PathBuf,
+        #[command(flatten)]
+        policies: PolicySource,
         /// The HTTP method, exactly as sent (GET, LIST, POST, ...).
         method: String,
         /// The request path, with or without /v1/, optionally with a query.
@@ -104,9 +174,13 @@ pub enum PolicyCommand {
     },
     /// Run the policy unit tests in DIR/tests/*.toml; exit 1 on any failure.
     Test {
-        /// The policy directory (tests are read from its tests/ directory).
-        #[arg(default_value = "policies")]
-        dir: PathBuf,
+        /// Policies and, in their tests/ folder, the test files.
+        #[command(flatten)]
+        policies: PolicySource,
+        // Earlier releases took the directory as a positional argument: still accepted,
+        // no longer shown, so scripts keep working while the help shows one shape.
+        #[arg(hide = true, conflicts_with_all = ["dir", "config"])]
+        legacy_dir: Option<PathBuf>,
     },
 }
 

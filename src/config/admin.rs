@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use super::raw::RawAdmin;
-use super::{Bind, ConfigError, Validator};
+use super::{Bind, Validator};
 
 /// The admin listener: health, readiness, metrics, lockdown, token status.
 #[derive(Debug, Clone)]
@@ -53,65 +53,79 @@ impl AdminToken {
 const MIN_TOKEN_CHARS: usize = 16;
 
 impl Validator<'_> {
-    pub(super) fn admin(&self, a: RawAdmin) -> Result<AdminConfig, ConfigError> {
-        let bind = match (a.address, a.unix) {
+    pub(super) fn admin(&self, a: RawAdmin) -> Option<AdminConfig> {
+        let address = self.value("admin.address", a.address);
+        let unix = self.value("admin.unix", a.unix);
+        let mode = self.value("admin.mode", a.mode);
+        let bind = match (address, unix) {
             (Some(addr), None) => {
-                if a.mode.is_some() {
-                    return Err(self.err("admin.mode", "only applies to a unix socket"));
+                if mode.is_some() {
+                    self.problem("admin.mode", "only applies to a unix socket");
                 }
-                let parsed: std::net::SocketAddr = addr.parse().map_err(|_| {
-                    self.err(
-                        "admin.address",
-                        format!("{addr:?} is not an ip:port address"),
-                    )
-                })?;
-                if !parsed.ip().is_loopback() {
-                    return Err(self.err(
-                        "admin.address",
-                        format!(
-                            "{addr} is not a loopback address: the admin listener serves plain \
-                             HTTP and must bind 127.0.0.1, ::1 or a unix socket"
-                        ),
-                    ));
+                match addr.parse::<std::net::SocketAddr>() {
+                    Ok(parsed) if parsed.ip().is_loopback() => Some(Bind::Tcp(parsed)),
+                    Ok(_) => {
+                        self.problem(
+                            "admin.address",
+                            format!(
+                                "{addr} is not a loopback address: the admin listener serves \
+                                 plain HTTP and must bind 127.0.0.1, ::1 or a unix socket"
+                            ),
+                        );
+                        None
+                    }
+                    Err(_) => {
+                        self.problem(
+                            "admin.address",
+                            format!("{addr:?} is not an ip:port address"),
+                        );
+                        None
+                    }
                 }
-                Bind::Tcp(parsed)
             }
-            (None, Some(path)) => Bind::Unix {
+            (None, Some(path)) => Some(Bind::Unix {
                 path: self.path(&path),
-                mode: a
-                    .mode
-                    .map(|m| self.octal_mode("admin.mode", &m))
-                    .transpose()?
+                mode: mode
+                    .and_then(|m| self.octal_mode("admin.mode", &m, "0600"))
                     .or(Some(0o600)),
-            },
-            _ => return Err(self.err("admin.address", "set exactly one of address or unix")),
+            }),
+            _ => {
+                self.problem("admin.address", "set exactly one of address or unix");
+                None
+            }
         };
-        let file = self.existing("admin.token_file", &a.token_file)?;
-        let text = zeroize::Zeroizing::new(
-            std::fs::read_to_string(&file)
-                .map_err(|e| self.err("admin.token_file", format!("cannot read: {e}")))?,
-        );
-        let secret = text.trim();
-        if secret.chars().count() < MIN_TOKEN_CHARS {
-            return Err(self.err(
+        let token = self
+            .required(
                 "admin.token_file",
-                format!("the admin token must be at least {MIN_TOKEN_CHARS} characters"),
-            ));
-        }
-        warn_if_shared(&file);
-        Ok(AdminConfig {
-            bind,
-            token: AdminToken::from_secret(secret, file),
+                a.token_file,
+                " (the admin bearer token)",
+            )
+            .and_then(|f| self.existing("admin.token_file", &f))
+            .and_then(|file| self.admin_token(file));
+        Some(AdminConfig {
+            bind: bind?,
+            token: token?,
         })
     }
-}
 
-impl Validator<'_> {
-    fn octal_mode(&self, key: &str, m: &str) -> Result<u32, ConfigError> {
-        u32::from_str_radix(m.trim_start_matches("0o"), 8)
-            .ok()
-            .filter(|m| *m <= 0o777)
-            .ok_or_else(|| self.err(key, format!("{m:?} is not an octal mode like \"0600\"")))
+    fn admin_token(&self, file: PathBuf) -> Option<AdminToken> {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => zeroize::Zeroizing::new(text),
+            Err(e) => {
+                self.problem("admin.token_file", format!("cannot read: {e}"));
+                return None;
+            }
+        };
+        let secret = text.trim();
+        if secret.chars().count() < MIN_TOKEN_CHARS {
+            self.problem(
+                "admin.token_file",
+                format!("the admin token must be at least {MIN_TOKEN_CHARS} characters"),
+            );
+            return None;
+        }
+        warn_if_shared(&file);
+        Some(AdminToken::from_secret(secret, file))
     }
 }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::raw::RawCache;
-use super::{ConfigError, Validator};
+use super::Validator;
 use crate::policy::pattern::Pattern;
 
 #[derive(Debug, Clone)]
@@ -44,33 +44,28 @@ impl Default for CacheConfig {
 const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
 
 impl Validator<'_> {
-    pub(super) fn cache(&self, raw: Option<RawCache>) -> Result<CacheConfig, ConfigError> {
+    pub(super) fn cache(&self, raw: Option<RawCache>) -> Option<CacheConfig> {
         let defaults = CacheConfig::default();
         let Some(raw) = raw else {
-            return Ok(defaults);
+            return Some(defaults);
         };
-        let bounded = |key: String, d: Duration| {
+        let bounded = |key: String, value, default: Duration| {
+            let d = self.duration(&key, value, default);
             if d > MAX_TTL {
-                Err(self.err(key, "must be at most 24h"))
-            } else {
-                Ok(d)
+                self.problem(key, "must be at most 24h");
             }
+            d
         };
-        let ttl = bounded(
-            "cache.ttl".into(),
-            self.duration("cache.ttl", raw.ttl, defaults.ttl)?,
-        )?;
+        let ttl = bounded("cache.ttl".into(), raw.ttl, defaults.ttl);
         let stale_if_error = bounded(
             "cache.stale_if_error".into(),
-            self.duration(
-                "cache.stale_if_error",
-                raw.stale_if_error,
-                defaults.stale_if_error,
-            )?,
-        )?;
-        let max_bytes = match raw.max_bytes {
+            raw.stale_if_error,
+            defaults.stale_if_error,
+        );
+        let max_bytes = match self.value("cache.max_bytes", raw.max_bytes) {
             Some(n) if n < 64 * 1024 => {
-                return Err(self.err("cache.max_bytes", "must be at least 65536"))
+                self.problem("cache.max_bytes", "must be at least 65536");
+                n
             }
             Some(n) => n,
             None => defaults.max_bytes,
@@ -78,32 +73,27 @@ impl Validator<'_> {
         let mut paths = Vec::new();
         for (i, p) in raw.path.into_iter().enumerate() {
             let key = |k: &str| format!("cache.path[{i}].{k}");
-            if p.pattern.is_empty() || p.pattern.starts_with('/') {
-                return Err(self.err(
-                    key("pattern"),
-                    "must be a Vault path pattern like \"secret/data/acme/*\" (no leading /)",
-                ));
-            }
-            let ttl = p
-                .ttl
-                .map(|t| self.duration(&key("ttl"), Some(t), ttl))
-                .transpose()?
-                .map(|t| bounded(key("ttl"), t))
-                .transpose()?;
+            let pattern = self.required(&key("pattern"), p.pattern, " (a Vault path pattern)");
+            let ttl = p.ttl.map(|t| bounded(key("ttl"), Some(t), ttl));
             let stale = p
                 .stale_if_error
-                .map(|t| self.duration(&key("stale_if_error"), Some(t), stale_if_error))
-                .transpose()?
-                .map(|t| bounded(key("stale_if_error"), t))
-                .transpose()?;
+                .map(|t| bounded(key("stale_if_error"), Some(t), stale_if_error));
+            let Some(pattern) = pattern else { continue };
+            if pattern.is_empty() || pattern.starts_with('/') {
+                self.problem(
+                    key("pattern"),
+                    "must be a Vault path pattern like \"secret/data/acme/*\" (no leading /)",
+                );
+                continue;
+            }
             paths.push(CachePathRule {
-                pattern: Pattern::new(&p.pattern),
+                pattern: Pattern::new(&pattern),
                 ttl,
                 stale_if_error: stale,
             });
         }
-        Ok(CacheConfig {
-            enabled: raw.enabled.unwrap_or(true),
+        Some(CacheConfig {
+            enabled: self.value("cache.enabled", raw.enabled).unwrap_or(true),
             ttl,
             max_bytes,
             stale_if_error,

@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use super::raw::RawLimits;
-use super::{ConfigError, Validator};
+use super::{Validator, Written};
 use crate::vault::operation::ClassifyLimits;
 
 #[derive(Debug, Clone)]
@@ -15,7 +15,7 @@ pub struct Limits {
     /// connection is closed, so one service cannot take every connection slot.
     pub max_connections_per_caller: usize,
     /// Connections still handshaking or without a configured caller's certificate, in all
-    /// and from one peer address; past either, the oldest of them is closed.
+    /// and from one peer address; past either, the least promising of them is closed.
     pub max_unidentified_connections: usize,
     pub max_unidentified_per_peer: usize,
     pub handshake_timeout: Duration,
@@ -69,35 +69,45 @@ impl Default for Limits {
 const MIN_RATE: f64 = 1.0 / 86_400.0;
 
 impl Validator<'_> {
-    pub(super) fn limits(&self, l: RawLimits) -> Result<Limits, ConfigError> {
-        let positive = |key: &str, v: Option<usize>, default: usize| match v {
-            Some(0) => Err(self.err(format!("limits.{key}"), "must be greater than 0")),
-            Some(n) => Ok(n),
-            None => Ok(default),
+    pub(super) fn limits(&self, l: RawLimits) -> Option<Limits> {
+        let positive = |key: &str, v: Option<Written<usize>>, default: usize| {
+            let key = format!("limits.{key}");
+            match self.value(&key, v) {
+                Some(0) => {
+                    self.problem(key, "must be greater than 0");
+                    default
+                }
+                Some(n) => n,
+                None => default,
+            }
         };
         let d = Limits::default();
-        let rate_per_caller = match (l.rate_per_caller, l.rate_burst_per_caller) {
+        let rate = self.value("limits.rate_per_caller", l.rate_per_caller);
+        let burst = self.value("limits.rate_burst_per_caller", l.rate_burst_per_caller);
+        let rate_per_caller = match (rate, burst) {
             (None, None) => None,
             (None, Some(_)) => {
-                return Err(self.err(
+                self.problem(
                     "limits.rate_burst_per_caller",
                     "needs limits.rate_per_caller (requests per second)",
-                ))
+                );
+                None
             }
             (Some(r), burst) => {
                 if !r.is_finite() || r < MIN_RATE {
-                    return Err(self.err(
+                    self.problem(
                         "limits.rate_per_caller",
                         format!("{r} is not a request rate per second greater than 0"),
-                    ));
+                    );
                 }
                 // A whole second's worth by default, so a steady client at the rate never
                 // sees a 429 from jitter alone.
                 let burst = match burst {
-                    Some(b) => NonZeroU32::new(b).ok_or_else(|| {
-                        self.err("limits.rate_burst_per_caller", "must be greater than 0")
-                    })?,
-                    None => NonZeroU32::new(r.ceil().min(f64::from(u32::MAX)) as u32)
+                    Some(b) => NonZeroU32::new(b).unwrap_or_else(|| {
+                        self.problem("limits.rate_burst_per_caller", "must be greater than 0");
+                        NonZeroU32::MIN
+                    }),
+                    None => NonZeroU32::new(r.ceil().clamp(1.0, f64::from(u32::MAX)) as u32)
                         .unwrap_or(NonZeroU32::MIN),
                 };
                 Some(RateLimit {
@@ -106,59 +116,59 @@ impl Validator<'_> {
                 })
             }
         };
-        Ok(Limits {
-            max_connections: positive("max_connections", l.max_connections, d.max_connections)?,
+        Some(Limits {
+            max_connections: positive("max_connections", l.max_connections, d.max_connections),
             max_connections_per_caller: positive(
                 "max_connections_per_caller",
                 l.max_connections_per_caller,
                 d.max_connections_per_caller,
-            )?,
+            ),
             max_unidentified_connections: positive(
                 "max_unidentified_connections",
                 l.max_unidentified_connections,
                 d.max_unidentified_connections,
-            )?,
+            ),
             max_unidentified_per_peer: positive(
                 "max_unidentified_per_peer",
                 l.max_unidentified_per_peer,
                 d.max_unidentified_per_peer,
-            )?,
+            ),
             handshake_timeout: self.duration(
                 "limits.handshake_timeout",
                 l.handshake_timeout,
                 d.handshake_timeout,
-            )?,
+            ),
             header_read_timeout: self.duration(
                 "limits.header_read_timeout",
                 l.header_read_timeout,
                 d.header_read_timeout,
-            )?,
-            idle_timeout: self.duration("limits.idle_timeout", l.idle_timeout, d.idle_timeout)?,
-            max_header_bytes: positive("max_header_bytes", l.max_header_bytes, d.max_header_bytes)?
+            ),
+            idle_timeout: self.duration("limits.idle_timeout", l.idle_timeout, d.idle_timeout),
+            max_header_bytes: positive("max_header_bytes", l.max_header_bytes, d.max_header_bytes)
                 .max(8192),
-            max_body_bytes: positive("max_body_bytes", l.max_body_bytes, d.max_body_bytes)?,
-            max_concurrent_streams: l
-                .max_concurrent_streams
+            max_body_bytes: positive("max_body_bytes", l.max_body_bytes, d.max_body_bytes),
+            max_concurrent_streams: self
+                .value("limits.max_concurrent_streams", l.max_concurrent_streams)
                 .unwrap_or(d.max_concurrent_streams)
                 .max(1),
             max_requests_per_caller: positive(
                 "max_requests_per_caller",
                 l.max_requests_per_caller,
                 d.max_requests_per_caller,
-            )?,
+            ),
             rate_per_caller,
             classify: ClassifyLimits {
                 max_path_bytes: positive(
                     "max_path_bytes",
                     l.max_path_bytes,
                     d.classify.max_path_bytes,
-                )?,
-                max_segments: positive("max_segments", l.max_segments, d.classify.max_segments)?,
+                ),
+                max_segments: positive("max_segments", l.max_segments, d.classify.max_segments),
                 max_json_depth: positive(
                     "max_json_depth",
                     l.max_json_depth,
                     d.classify.max_json_depth,
-                )?,
+                ),
             },
         })
     }

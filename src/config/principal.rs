@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::raw::RawPrincipal;
-use super::{mount_name, ConfigError, Validator};
+use super::{mount_name, Validator, Written};
 use crate::identity::Caller;
 
 #[derive(Debug, Clone)]
@@ -75,23 +75,29 @@ const KEYS: &[(&str, &[&str])] = &[
 ];
 
 impl Validator<'_> {
-    pub(super) fn service(&self, i: usize, s: RawPrincipal) -> Result<ServiceConfig, ConfigError> {
+    /// The service's caller (when its name is valid) and its principal (when all of it is).
+    pub(super) fn service(
+        &self,
+        i: usize,
+        s: RawPrincipal,
+    ) -> (Option<Caller>, Option<PrincipalConfig>) {
         let prefix = format!("service[{i}]");
-        let name = s
-            .name
-            .as_deref()
-            .ok_or_else(|| self.err(format!("{prefix}.name"), "required"))?;
-        let caller =
-            Caller::parse(name).map_err(|e| self.err(format!("{prefix}.name"), e.to_string()))?;
-        Ok(ServiceConfig {
-            caller,
-            principal: self.principal(&prefix, s, true)?,
-        })
+        let name_key = format!("{prefix}.name");
+        let caller = self
+            .required(&name_key, s.name.clone(), " (tenant/service)")
+            .and_then(|name| match Caller::parse(&name) {
+                Ok(caller) => Some(caller),
+                Err(e) => {
+                    self.problem(&name_key, e.to_string());
+                    None
+                }
+            });
+        (caller, self.principal(&prefix, s, true))
     }
 
-    pub(super) fn issuer(&self, s: RawPrincipal) -> Result<PrincipalConfig, ConfigError> {
+    pub(super) fn issuer(&self, s: RawPrincipal) -> Option<PrincipalConfig> {
         if s.name.is_some() {
-            return Err(self.err("issuer.name", "the issuer is not a service and has no name"));
+            self.problem("issuer.name", "the issuer is not a service and has no name");
         }
         self.principal("issuer", s, false)
     }
@@ -101,22 +107,23 @@ impl Validator<'_> {
         prefix: &str,
         s: RawPrincipal,
         may_be_issued: bool,
-    ) -> Result<PrincipalConfig, ConfigError> {
+    ) -> Option<PrincipalConfig> {
         let key = |k: &str| format!("{prefix}.{k}");
-        let method = s.auth.as_str();
+        let supported = if may_be_issued {
+            "\"approle\", \"token_file\", \"jwt\", \"issued\""
+        } else {
+            "\"approle\", \"token_file\", \"jwt\""
+        };
+        let method = self.required(&key("auth"), s.auth.clone(), &format!(" ({supported})"))?;
         let Some((_, allowed)) = KEYS
             .iter()
             .find(|(m, _)| *m == method && (may_be_issued || *m != "issued"))
         else {
-            let supported = if may_be_issued {
-                "\"approle\", \"token_file\", \"jwt\", \"issued\""
-            } else {
-                "\"approle\", \"token_file\", \"jwt\""
-            };
-            return Err(self.err(
+            self.problem(
                 key("auth"),
                 format!("unknown auth method {method:?} (supported: {supported})"),
-            ));
+            );
+            return None;
         };
         let present = [
             ("role_id_file", s.role_id_file.is_some()),
@@ -131,72 +138,86 @@ impl Validator<'_> {
             ("token_role", s.token_role.is_some()),
             ("mount", s.mount.is_some()),
         ];
-        if let Some((stray, _)) = present.iter().find(|(k, p)| *p && !allowed.contains(k)) {
-            return Err(self.err(key(stray), format!("does not apply to auth = {method:?}")));
+        for (stray, _) in present.iter().filter(|(k, p)| *p && !allowed.contains(k)) {
+            self.problem(key(stray), format!("does not apply to auth = {method:?}"));
         }
-        let file = |name: &str, v: &Option<PathBuf>| {
-            v.as_deref()
-                .ok_or_else(|| self.err(key(name), format!("required for auth = {method:?}")))
-                .and_then(|p| self.existing(&key(name), p))
+        let file = |name: &str, v: Option<Written<PathBuf>>| {
+            let why = format!(" for auth = {method:?}");
+            self.required(&key(name), v, &why)
+                .and_then(|p| self.existing(&key(name), &p))
         };
         let mount = |default: &str| {
-            mount_name(s.mount.as_deref().unwrap_or(default)).ok_or_else(|| {
-                self.err(key("mount"), "must be a plain mount path like \"approle\"")
-            })
+            let written = self.value(&key("mount"), s.mount.clone());
+            let name = mount_name(written.as_deref().unwrap_or(default));
+            if name.is_none() {
+                self.problem(key("mount"), "must be a plain mount path like \"approle\"");
+            }
+            name
         };
-        let auth = match method {
-            "approle" => AuthConfig::AppRole {
-                mount: mount("approle")?,
-                role_id_file: file("role_id_file", &s.role_id_file)?,
-                secret_id_file: file("secret_id_file", &s.secret_id_file)?,
-                remove_secret_id_file: s.remove_secret_id_file.unwrap_or(false),
-            },
+        let auth = match method.as_str() {
+            "approle" => {
+                let mount = mount("approle");
+                let role_id_file = file("role_id_file", s.role_id_file);
+                let secret_id_file = file("secret_id_file", s.secret_id_file);
+                let remove = self.value(&key("remove_secret_id_file"), s.remove_secret_id_file);
+                AuthConfig::AppRole {
+                    mount: mount?,
+                    role_id_file: role_id_file?,
+                    secret_id_file: secret_id_file?,
+                    remove_secret_id_file: remove.unwrap_or(false),
+                }
+            }
             "token_file" => AuthConfig::TokenFile {
-                path: file("token_file", &s.token_file)?,
+                path: file("token_file", s.token_file)?,
             },
-            "jwt" => AuthConfig::Jwt {
-                mount: mount("jwt")?,
-                role: s
-                    .role
-                    .clone()
-                    .filter(|r| !r.is_empty())
-                    .ok_or_else(|| self.err(key("role"), "required for auth = \"jwt\""))?,
-                jwt_file: file("jwt_file", &s.jwt_file)?,
-            },
+            "jwt" => {
+                let mount = mount("jwt");
+                let role = self
+                    .required(&key("role"), s.role, " for auth = \"jwt\"")
+                    .filter(|r| !r.is_empty());
+                let jwt_file = file("jwt_file", s.jwt_file);
+                AuthConfig::Jwt {
+                    mount: mount?,
+                    role: role?,
+                    jwt_file: jwt_file?,
+                }
+            }
             _ => {
-                let policies = s
-                    .policies
-                    .clone()
-                    .filter(|p| !p.is_empty())
-                    .ok_or_else(|| self.err(key("policies"), "required for auth = \"issued\""))?;
-                let ttl = self.duration(&key("ttl"), s.ttl.clone(), Duration::from_secs(3600))?;
+                let policies = self
+                    .required(&key("policies"), s.policies, " for auth = \"issued\"")
+                    .filter(|p| !p.is_empty());
+                let ttl = self.duration(&key("ttl"), s.ttl, Duration::from_secs(3600));
+                if ttl.is_zero() {
+                    self.problem(key("ttl"), "must be greater than 0");
+                }
                 let explicit_max_ttl = s
                     .explicit_max_ttl
-                    .clone()
-                    .map(|d| self.duration(&key("explicit_max_ttl"), Some(d), Duration::ZERO))
-                    .transpose()?;
-                if ttl.is_zero() {
-                    return Err(self.err(key("ttl"), "must be greater than 0"));
-                }
+                    .map(|d| self.duration(&key("explicit_max_ttl"), Some(d), Duration::ZERO));
+                let token_role = self.value(&key("token_role"), s.token_role);
                 AuthConfig::Issued(IssueRequest {
-                    policies,
+                    policies: policies?,
                     ttl,
                     explicit_max_ttl,
-                    token_role: s.token_role.clone(),
+                    token_role,
                 })
             }
         };
-        let namespace = match s.namespace.as_deref() {
+        let namespace = match self.value(&key("namespace"), s.namespace).as_deref() {
             None | Some("") | Some("root") => String::new(),
-            Some(ns) => mount_name(ns).ok_or_else(|| {
-                self.err(key("namespace"), format!("{ns:?} is not a namespace path"))
-            })?,
+            Some(ns) => match mount_name(ns) {
+                Some(ns) => ns,
+                None => {
+                    self.problem(key("namespace"), format!("{ns:?} is not a namespace path"));
+                    return None;
+                }
+            },
         };
         let obtained_here = !matches!(auth, AuthConfig::TokenFile { .. });
-        Ok(PrincipalConfig {
+        let revoke = self.value(&key("revoke_on_shutdown"), s.revoke_on_shutdown);
+        Some(PrincipalConfig {
             auth,
             namespace,
-            revoke_on_shutdown: s.revoke_on_shutdown.unwrap_or(obtained_here),
+            revoke_on_shutdown: revoke.unwrap_or(obtained_here),
         })
     }
 }

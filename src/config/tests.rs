@@ -80,7 +80,7 @@ fn refusals_name_file_key_and_problem() {
         (
             "[vault]\naddress",
             "[vault]\nbogus = 1\naddress",
-            "unknown field `bogus`",
+            "vault.bogus: unknown key",
         ),
         (
             "address = \"127.0.0.1:8300\"",
@@ -214,7 +214,7 @@ fn audit_sinks_and_their_refusals() {
             "file = \"a\"\nfsync_interval = 1",
             "audit.fsync_interval: needs",
         ),
-        ("file = \"a\"\nrotate = 1", "unknown field `rotate`"),
+        ("file = \"a\"\nrotate = 1", "audit.rotate: unknown key"),
     ];
     for (audit, expected) in cases {
         let msg = message(with(audit));
@@ -224,16 +224,6 @@ fn audit_sinks_and_their_refusals() {
             "{msg:?} should contain {expected:?}"
         );
     }
-}
-
-#[test]
-fn durations() {
-    assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-    assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
-    assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
-    assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
-    assert_eq!(parse_duration("1d"), None);
-    assert_eq!(parse_duration(""), None);
 }
 
 #[test]
@@ -265,7 +255,7 @@ fn the_admin_listener_is_loopback_or_unix_with_a_real_token() {
             "address = \"10.1.2.3:8301\"\ntoken_file = \"admin.token\"",
             "is not a loopback address",
         ),
-        ("address = \"127.0.0.1:8301\"", "missing field `token_file`"),
+        ("address = \"127.0.0.1:8301\"", "admin.token_file: required"),
         (
             "address = \"127.0.0.1:8301\"\ntoken_file = \"missing\"",
             "admin.token_file: file",
@@ -285,4 +275,107 @@ fn the_admin_listener_is_loopback_or_unix_with_a_real_token() {
             "{msg:?} should contain {expected:?}"
         );
     }
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_with_its_line() {
+    let d = Dir::new();
+    let text = GOOD
+        .replace(
+            "address = \"http://127.0.0.1:8200\"",
+            "address = \"http://127.0.0.1:8200\"\ntimeout = 10.5",
+        )
+        .replace(
+            "tls_key = \"key.pem\"",
+            "tls_key = \"nope.pem\"\nbogus = true",
+        )
+        .replace(
+            "max_body_bytes = 4096",
+            "max_body_bytes = \"4k\"\nidle_timeout = \"2 minutes\"",
+        );
+    let err = d.parse(&text).unwrap_err();
+    let problems: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 5, "{problems:#?}");
+    let lines: Vec<_> = err.problems().iter().map(|p| p.line).collect();
+    assert_eq!(lines, vec![Some(4), Some(8), Some(9), Some(29), Some(30)]);
+    assert!(problems[0].starts_with("vault.timeout: 10.5 is not a whole number of seconds"));
+    assert!(
+        problems[1].starts_with("listener[0].tls_key: file "),
+        "{}",
+        problems[1]
+    );
+    assert_eq!(err.problems()[1].missing, Some(d.0.path().join("nope.pem")));
+    assert!(problems[2].starts_with("listener[0].bogus: unknown key; the keys of [listener] are"));
+    assert_eq!(
+        problems[3],
+        "limits.max_body_bytes: expected a whole number, found the string \"4k\""
+    );
+    assert!(problems[4].starts_with("limits.idle_timeout: \"2 minutes\" has an unknown unit"));
+    let shown = err.to_string();
+    assert!(shown.starts_with("5 problems in "), "{shown}");
+    assert!(shown.contains("vaultgate.toml:4: vault.timeout"), "{shown}");
+    for internal in ["RawDuration", "untagged", "usize", "struct Raw"] {
+        assert!(!shown.contains(internal), "{shown}");
+    }
+}
+
+#[test]
+fn missing_tables_and_syntax_errors() {
+    let d = Dir::new();
+    let err = d.parse("[policies]\ndir = \"policies\"\n").unwrap_err();
+    let shown: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "vault: the [vault] table is required",
+            "service: at least one [[service]] is required",
+            "listener: at least one [[listener]] is required",
+        ]
+    );
+    let err = d
+        .parse("[vault]\naddress = \"http://x:1\"\ntimeout = \n")
+        .unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.contains("TOML parse error at line 3, column 11"),
+        "{shown}"
+    );
+    assert!(shown.contains("3 | timeout = \n"), "{shown}");
+    assert!(shown.contains("  |           ^"), "{shown}");
+    let err = d.parse("vault = 5\n").unwrap_err();
+    assert!(
+        err.to_string().contains("expected the [vault] table"),
+        "{err}"
+    );
+}
+
+#[test]
+fn reading_names_the_file_once() {
+    let err = Config::load(Path::new("/nonexistent/vaultgate.toml")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/nonexistent/vaultgate.toml: cannot read: No such file or directory (os error 2)"
+    );
+    assert!(std::error::Error::source(&err).is_none());
+}
+
+#[test]
+fn the_policy_directory_alone() {
+    let d = Dir::new();
+    let file = d.0.path().join("vaultgate.toml");
+    std::fs::write(
+        &file,
+        "[vault]\naddress = 1\n[policies]\ndir = \"policies\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        Config::policies_dir(&file).unwrap(),
+        d.0.path().join("policies")
+    );
+    std::fs::write(&file, "[policies]\ndir = \"elsewhere\"\n").unwrap();
+    let err = Config::policies_dir(&file).unwrap_err().to_string();
+    assert!(
+        err.contains("vaultgate.toml:2: policies.dir: directory"),
+        "{err}"
+    );
 }

@@ -348,51 +348,27 @@ fn json_value(node: &Node) -> Value {
     }
 }
 
-/// A plain number is seconds; a string is digits, or digit groups with `h`, `m`, `s` units.
-/// Zero means "not set", as in Vault.
+/// Read as Vault's policy parser does, with `ParseDurationSecond` (see [`crate::duration`]);
+/// zero means "not set", as in Vault.
 fn duration(entry: &Entry) -> Parsed<Option<Duration>> {
-    let bad = |value: String| {
+    let parsed = match &entry.value {
+        Node::Number(n) => match n.as_i64() {
+            Some(seconds) => crate::duration::from_seconds(seconds),
+            None => crate::duration::from_seconds_f64(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Node::String(s) => crate::duration::parse(s),
+        _ => return Err(type_error(entry, "a duration")),
+    };
+    let d = parsed.map_err(|reason| {
         (
             entry.line,
             Problem::Duration {
                 key: entry.key.clone(),
-                value,
+                reason,
             },
         )
-    };
-    let seconds = match &entry.value {
-        Node::Number(n) => n.as_u64().ok_or_else(|| bad(n.to_string()))?,
-        Node::String(s) => duration_seconds(s).ok_or_else(|| bad(s.clone()))?,
-        _ => return Err(type_error(entry, "a duration")),
-    };
-    Ok((seconds > 0).then(|| Duration::from_secs(seconds)))
-}
-
-fn duration_seconds(text: &str) -> Option<u64> {
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse().ok();
-    }
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return None,
-        };
-        let value: u64 = digits.parse().ok()?;
-        total = total.checked_add(value.checked_mul(unit)?)?;
-        digits.clear();
-    }
-    digits
-        .is_empty()
-        .then_some(total)
-        .filter(|_| !text.is_empty())
+    })?;
+    Ok((!d.is_zero()).then_some(d))
 }
 
 fn expiration(entry: &Entry) -> Parsed<SystemTime> {

@@ -48,10 +48,11 @@ pub enum Problem {
     Label,
     #[error("{key:?} must be {expected}")]
     Type { key: String, expected: &'static str },
-    #[error(
-        "{key:?}: invalid duration {value:?} (a number of seconds, or a number with s, m or h)"
-    )]
-    Duration { key: String, value: String },
+    #[error("{key:?}: invalid duration: {reason}; durations are {accepted}", accepted = crate::duration::ACCEPTED)]
+    Duration {
+        key: String,
+        reason: crate::duration::DurationError,
+    },
     #[error("invalid expiration {0:?}: expected an RFC 3339 timestamp")]
     Expiration(String),
     #[error("max_wrapping_ttl cannot be less than min_wrapping_ttl")]

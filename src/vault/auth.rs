@@ -23,6 +23,20 @@ pub struct Login {
     /// The token's accessor, when Vault reported one: what a tool may print to tell tokens
     /// apart, since the token itself must never be shown.
     pub accessor: Option<String>,
+    /// For a token someone else provides in a file: which file, and what Vault said of it.
+    pub from_file: Option<FileToken>,
+}
+
+/// A token read from a file, and what Vault said of it when asked with `lookup-self`.
+#[derive(Debug, Clone)]
+pub struct FileToken {
+    pub path: PathBuf,
+    /// The TTL Vault reported; someone else renews this token, so it only informs.
+    pub ttl: Option<Duration>,
+    /// Vault answered the lookup. `false`: it answered 403, which a token created with
+    /// `no_default_policy` (the hardened kind) gets for `lookup-self` as well as an invalid
+    /// one, so the token is used and the first refused request tells.
+    pub confirmed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +51,12 @@ pub enum AuthError {
     #[error("{method} login refused by Vault ({status}): {errors}")]
     Rejected {
         method: &'static str,
+        status: u16,
+        errors: String,
+    },
+    #[error("Vault refused the token from {} (lookup-self, {status}): {errors}", file.display())]
+    FileTokenRefused {
+        file: PathBuf,
         status: u16,
         errors: String,
     },
@@ -76,12 +96,7 @@ pub async fn login(
 ) -> Result<Login, AuthError> {
     let (method, target, body, token) = match auth {
         AuthConfig::TokenFile { path } => {
-            return Ok(Login {
-                token: Token::new(read_secret(path)?.as_str()),
-                ttl: None,
-                renewable: false,
-                accessor: None,
-            })
+            return file_token_login(upstream, namespace, path).await;
         }
         AuthConfig::AppRole {
             mount,
@@ -141,6 +156,75 @@ pub async fn login(
         .call_json(Method::POST, &target, namespace, token, Some(&body))
         .await?;
     auth_answer(method, status, &answer)
+}
+
+/// The log line of a successful login; for a token file, that it was read and then what Vault
+/// confirmed, so the log never claims a login Vault did not see.
+pub fn log_login(
+    principal: &str,
+    ttl: Option<Duration>,
+    renewable: bool,
+    from_file: Option<&FileToken>,
+) {
+    match from_file {
+        Some(file) => {
+            tracing::info!(principal, file = %file.path.display(), "loaded a token from a file");
+            if file.confirmed {
+                tracing::info!(
+                    principal,
+                    ttl = ?file.ttl,
+                    "logged in to Vault: it confirmed the token from the file (lookup-self)"
+                );
+            } else {
+                tracing::warn!(
+                    principal,
+                    "Vault did not confirm the token from the file: lookup-self answered 403 \
+                     (a token without the default policy gets that too); using it"
+                );
+            }
+        }
+        None => tracing::info!(principal, ?ttl, renewable, "logged in to Vault"),
+    }
+}
+
+/// A token someone else provides: read from its file, and taken only once Vault confirms it
+/// with `lookup-self`, so "logged in" is never said of a token Vault has not seen.
+async fn file_token_login(
+    upstream: &Upstream,
+    namespace: &str,
+    path: &Path,
+) -> Result<Login, AuthError> {
+    let token = Token::new(read_secret(path)?.as_str());
+    match token_call(upstream, namespace, &token, TokenCall::Lookup).await? {
+        TokenCheck::Valid { ttl } => Ok(Login {
+            token,
+            // Not vaultgate's to renew: no TTL, so the renewer schedules no refresh.
+            ttl: None,
+            renewable: false,
+            accessor: None,
+            from_file: Some(FileToken {
+                path: path.to_owned(),
+                ttl,
+                confirmed: true,
+            }),
+        }),
+        TokenCheck::Rejected { status: 403, .. } => Ok(Login {
+            token,
+            ttl: None,
+            renewable: false,
+            accessor: None,
+            from_file: Some(FileToken {
+                path: path.to_owned(),
+                ttl: None,
+                confirmed: false,
+            }),
+        }),
+        TokenCheck::Rejected { status, errors } => Err(AuthError::FileTokenRefused {
+            file: path.to_owned(),
+            status,
+            errors,
+        }),
+    }
 }
 
 /// One AppRole login at `auth/<mount>/login` with credentials already in memory.
@@ -270,6 +354,7 @@ fn auth_answer(
             .as_str()
             .filter(|a| !a.is_empty())
             .map(str::to_owned),
+        from_file: None,
     })
 }
 

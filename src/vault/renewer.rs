@@ -270,6 +270,7 @@ impl Renewer {
                 token,
                 ttl,
                 renewable,
+                from_file,
                 ..
             }) => {
                 self.backoff = FIRST_BACKOFF;
@@ -282,7 +283,7 @@ impl Renewer {
                     s.last_refresh = Some(SystemTime::now());
                     s.next_refresh_in = refresh_at.map(|r| r - now);
                 });
-                tracing::info!(principal = %self.name, ?ttl, renewable, "logged in to Vault");
+                auth::log_login(&self.name, ttl, renewable, from_file.as_ref());
                 self.audit(
                     "login",
                     Some(&token),

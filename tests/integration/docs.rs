@@ -1,12 +1,13 @@
 //! [ops] The docs and the example match the code: every key of examples/vaultgate.toml is in
 //! the README's configuration reference, the example passes `vaultgate config check` laid
-//! out as the demo and the compose stack lay it out, and scripts/demo.sh runs end to end.
+//! out as the demo and the compose stack lay it out, and scripts/demo.sh runs end to end on
+//! ports it picks itself, stopping vaultgate (which revokes its tokens) before OpenBao.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::openbao::{bao_binary, free_port};
+use crate::support::openbao::bao_binary;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -125,8 +126,9 @@ async fn the_demo_script_runs_end_to_end() {
     let out = tokio::process::Command::new(repo().join("scripts/demo.sh"))
         .env("VAULTGATE_BIN", env!("CARGO_BIN_EXE_vaultgate"))
         .env("DEMO_DIR", &demo)
-        .env("DEMO_BAO_PORT", free_port().to_string())
-        .env("DEMO_VAULTGATE_PORT", free_port().to_string())
+        .env_remove("DEMO_BAO_PORT")
+        .env_remove("DEMO_VAULTGATE_PORT")
+        .env_remove("DEMO_ADMIN_PORT")
         .env("PATH", path_with(&bao))
         .kill_on_drop(true)
         .output()
@@ -148,9 +150,22 @@ async fn the_demo_script_runs_end_to_end() {
         "-> HTTP 400", // the ambiguous path
         "service acme/billing: auth approle",
         "policy set digest",
+        "==> vaultgate stopped\n==> OpenBao stopped\n",
+        "Next: scripts/demo.sh --keep",
     ] {
         assert!(text.contains(want), "demo output lacks {want:?}:\n{text}");
     }
+    // Stopped in order, vaultgate revoked both services' tokens while OpenBao still answered.
+    let log = std::fs::read_to_string(demo.join("vaultgate.log")).unwrap();
+    for principal in ["acme/billing", "globex/ledger"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("token revoked") && l.contains(principal)),
+            "{principal}'s token was not revoked:\n{log}"
+        );
+    }
+    assert!(!log.contains("revoke-self failed"), "{log}");
+    assert!(!demo.join("pids").exists(), "nothing is left running");
 }
 
 /// PATH with the bao binary's folder first, as a fresh machine after the installer has it.

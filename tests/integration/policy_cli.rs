@@ -188,7 +188,7 @@ const BROKEN: &[(&str, &str, u32)] = &[
 fn check_fails_on_each_broken_file_naming_file_and_line() {
     for (class, file, line) in BROKEN {
         let dir = format!("tests/fixtures/policies-broken/{class}");
-        let out = vaultgate(&["policy", "check", &dir]);
+        let out = vaultgate(&["policy", "check", "--dir", &dir]);
         assert_eq!(code(&out), 1, "{class}: {}", text(&out));
         let location = format!("error: {dir}/{file}:{line}: ");
         assert!(
@@ -202,7 +202,7 @@ fn check_fails_on_each_broken_file_naming_file_and_line() {
 #[test]
 fn check_reports_every_broken_file_not_only_the_first() {
     // Each class directory reads as a tenant with one service file, so all are loaded at once.
-    let out = vaultgate(&["policy", "check", "tests/fixtures/policies-broken"]);
+    let out = vaultgate(&["policy", "check", "--dir", "tests/fixtures/policies-broken"]);
     assert_eq!(code(&out), 1, "{}", text(&out));
     for (class, file, line) in BROKEN {
         let location = format!("tests/fixtures/policies-broken/{class}/{file}:{line}: ");
@@ -240,7 +240,7 @@ const RISKY: &[(&str, u32, &str)] = &[
 fn check_warns_on_each_risky_grant_and_fails_only_when_strict() {
     for (class, line, words) in RISKY {
         let dir = format!("tests/fixtures/policies-risky/{class}");
-        let out = vaultgate(&["policy", "check", &dir]);
+        let out = vaultgate(&["policy", "check", "--dir", &dir]);
         assert_eq!(code(&out), 0, "{class}: {}", text(&out));
         let warning = text(&out)
             .lines()
@@ -254,7 +254,7 @@ fn check_warns_on_each_risky_grant_and_fails_only_when_strict() {
             "{class}: want {words:?} at line {line} in {}",
             text(&out)
         );
-        let strict = vaultgate(&["policy", "check", "--strict", &dir]);
+        let strict = vaultgate(&["policy", "check", "--strict", "--dir", &dir]);
         assert_eq!(code(&strict), 1, "{class} --strict: {}", text(&strict));
     }
 }
@@ -272,7 +272,7 @@ fn shipped_policies_check_clean_even_when_strict() {
 
 #[test]
 fn shipped_policy_tests_pass() {
-    let out = vaultgate(&["policy", "test", "policies"]);
+    let out = vaultgate(&["policy", "test", "--dir", "policies"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
         text(&out).ends_with(" passed, 0 failed\n"),
@@ -315,7 +315,7 @@ path = "/v1/secret/data/acme/billing/admin"
 expect = "allow"
 "#,
     );
-    let out = vaultgate(&["policy", "test", path_arg(&dir).to_str().unwrap()]);
+    let out = vaultgate(&["policy", "test", "--dir", path_arg(&dir).to_str().unwrap()]);
     assert_eq!(code(&out), 1, "{}", text(&out));
     let out = text(&out);
     assert!(out.contains("case 2 (admin is readable (wrong))"), "{out}");
@@ -343,7 +343,7 @@ fn a_malformed_test_file_fails_naming_file_and_problem() {
     ];
     for (name, content, problem) in cases {
         let dir = policies_with_tests(name, content);
-        let out = vaultgate(&["policy", "test", path_arg(&dir).to_str().unwrap()]);
+        let out = vaultgate(&["policy", "test", "--dir", path_arg(&dir).to_str().unwrap()]);
         assert_eq!(code(&out), 1, "{name}: {}", text(&out));
         assert!(text(&out).contains(name), "{name}: {}", text(&out));
         assert!(text(&out).contains(problem), "{name}: {}", text(&out));

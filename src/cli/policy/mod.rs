@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use bytes::Bytes;
 
-use super::PolicyCommand;
+use super::{PolicyCommand, PolicySourceError};
 use crate::policy::{PolicyError, PolicySet};
 use explain::ExplainRequest;
 
@@ -30,6 +30,8 @@ pub enum PolicyCommandError {
     Test(#[from] test::TestError),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Source(#[from] PolicySourceError),
     #[error("{}", file.display())]
     Body {
         file: std::path::PathBuf,
@@ -44,21 +46,25 @@ pub enum PolicyCommandError {
 /// 1 for errors, failed tests, or warnings under `--strict`.
 pub fn run(command: PolicyCommand) -> Result<ExitCode, PolicyCommandError> {
     let failed = match command {
-        PolicyCommand::Check { dir, strict } => {
-            let report = check::check(&dir)?;
+        PolicyCommand::Check {
+            policies,
+            legacy_dir,
+            strict,
+        } => {
+            let report = check::check(&policies.dir(legacy_dir.as_deref())?)?;
             print!("{}", report.render());
             report.failed(strict)
         }
         PolicyCommand::Explain {
             caller,
-            dir,
+            policies,
             method,
             path,
             headers,
             body,
             json,
         } => {
-            let set = PolicySet::load(&dir, std::slice::from_ref(&caller))?;
+            let set = PolicySet::load(&policies.dir(None)?, std::slice::from_ref(&caller))?;
             let request = ExplainRequest {
                 caller,
                 method,
@@ -80,8 +86,11 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode, PolicyCommandError> {
             }
             false
         }
-        PolicyCommand::Test { dir } => {
-            let report = test::run(&dir)?;
+        PolicyCommand::Test {
+            policies,
+            legacy_dir,
+        } => {
+            let report = test::run(&policies.dir(legacy_dir.as_deref())?)?;
             print!("{}", report.render());
             report.failed()
         }

@@ -174,6 +174,7 @@ fn answers_keep_vaults_words_and_tokens_are_named_without_themselves() {
         ttl: None,
         renewable: false,
         accessor: None,
+        from_file: None,
     };
     let hashed = fingerprint(&login);
     assert!(

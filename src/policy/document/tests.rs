@@ -206,18 +206,35 @@ fn errors_name_file_and_line() {
 }
 
 #[test]
-fn durations() {
-    for (text, secs) in [
-        ("30s", 30),
-        ("5m", 300),
-        ("1h", 3600),
+fn durations_are_read_as_vault_reads_them() {
+    for (value, secs) in [
+        ("\"1.5h\"", 5400),
+        ("\"90000ms\"", 90),
+        ("\"1d\"", 86_400),
+        ("\"1h30m\"", 5400),
+        ("\"90\"", 90),
         ("90", 90),
-        ("1h30m", 5400),
     ] {
-        assert_eq!(duration_seconds(text), Some(secs), "{text}");
+        let text = format!("path \"a\" {{\n min_wrapping_ttl = {value}\n}}");
+        let doc = hcl(&text);
+        assert_eq!(
+            doc.rules[0].min_wrapping_ttl,
+            Some(Duration::from_secs(secs)),
+            "{value}"
+        );
     }
-    for bad in ["", "m", "5x", "-5", "5 m", "1.5h"] {
-        assert_eq!(duration_seconds(bad), None, "{bad}");
+    for (value, expected) in [
+        ("1.5", "1.5 is not a whole number of seconds"),
+        ("\"-5s\"", "\"-5s\" is negative"),
+        ("\"1.5d\"", "\"1.5d\" is not a duration"),
+    ] {
+        let text = format!("path \"a\" {{\n max_wrapping_ttl = {value}\n}}");
+        let got = error("acme.hcl", &text);
+        assert!(got.contains(expected), "{value}: {got}");
+        assert!(
+            got.contains("durations are a whole number of seconds"),
+            "{got}"
+        );
     }
 }
 

@@ -151,104 +151,18 @@ pub(super) fn namespace(headers: &HeaderMap) -> Result<String, ClassifyError> {
     Ok(value.to_owned())
 }
 
-/// `X-Vault-Wrap-TTL` parsed like Vault's `ParseDurationSecond`; zero or empty means no
-/// wrapping. Call after [`check`], which refuses repeats.
+/// `X-Vault-Wrap-TTL` parsed as Vault's `requestWrapInfo` does, with `ParseDurationSecond`
+/// (negative refused); zero or empty means no wrapping. Call after [`check`], which refuses
+/// repeats.
 pub(super) fn wrap_ttl(headers: &HeaderMap) -> Result<Option<Duration>, ClassifyError> {
     let Some(value) = headers.get(X_VAULT_WRAP_TTL) else {
         return Ok(None);
     };
     let invalid = || ambiguous("invalid X-Vault-Wrap-TTL");
+    // Go's header parsing drops the optional whitespace around a value.
     let value = value.to_str().map_err(|_| invalid())?.trim();
-    if value.is_empty() {
-        return Ok(None);
-    }
-    let ttl = if let Some(days) = value.strip_suffix('d') {
-        whole_units(days, 86_400)
-    } else if value.bytes().all(|b| b.is_ascii_digit()) {
-        whole_units(value, 1)
-    } else {
-        go_duration(value)
-    }
-    .ok_or_else(invalid)?;
+    let ttl = crate::duration::parse(value).map_err(|_| invalid())?;
     Ok((!ttl.is_zero()).then_some(ttl))
-}
-
-/// Go's `time.Duration` is an `i64` of nanoseconds; Vault would overflow silently past it.
-const MAX_NANOS: u128 = i64::MAX as u128;
-
-/// A plain count of `unit_secs`, digits only (Go would accept a sign; we refuse it).
-fn whole_units(digits: &str, unit_secs: u128) -> Option<Duration> {
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let nanos = digits
-        .parse::<u128>()
-        .ok()?
-        .checked_mul(unit_secs * 1_000_000_000)?;
-    to_duration(nanos)
-}
-
-/// Go's `time.ParseDuration` without a sign: `1h30m`, `1.5s`, `250ms`.
-fn go_duration(s: &str) -> Option<Duration> {
-    if s.is_empty() {
-        return None;
-    }
-    let mut rest = s;
-    let mut total: u128 = 0;
-    while !rest.is_empty() {
-        let int_len = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let (int, after) = rest.split_at(int_len);
-        let (frac, after) = match after.strip_prefix('.') {
-            Some(after) => {
-                let len = after
-                    .find(|c: char| !c.is_ascii_digit())
-                    .unwrap_or(after.len());
-                after.split_at(len)
-            }
-            None => ("", after),
-        };
-        if int.is_empty() && frac.is_empty() {
-            return None;
-        }
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        let unit: u128 = match unit {
-            "ns" => 1,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return None,
-        };
-        let whole = if int.is_empty() {
-            0
-        } else {
-            int.parse::<u128>().ok()?.checked_mul(unit)?
-        };
-        // Digits past the 18th are below a nanosecond even for hours; Go drops them too.
-        let frac = frac.get(..frac.len().min(18)).unwrap_or(frac);
-        let part = if frac.is_empty() {
-            0
-        } else {
-            frac.parse::<u128>().ok()?.checked_mul(unit)? / 10u128.checked_pow(frac.len() as u32)?
-        };
-        total = total.checked_add(whole)?.checked_add(part)?;
-        rest = after;
-    }
-    to_duration(total)
-}
-
-fn to_duration(nanos: u128) -> Option<Duration> {
-    if nanos > MAX_NANOS {
-        return None;
-    }
-    let nanos = u64::try_from(nanos).ok()?;
-    Some(Duration::from_nanos(nanos))
 }
 
 /// The caller headers on the allow-list, all instances in order.
@@ -260,33 +174,4 @@ pub(super) fn forwarded(headers: &HeaderMap) -> HeaderMap {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_durations() {
-        let cases: &[(&str, Option<u64>)] = &[
-            ("30s", Some(30_000)),
-            ("5m", Some(300_000)),
-            ("1h30m", Some(5_400_000)),
-            ("1.5s", Some(1_500)),
-            (".5s", Some(500)),
-            ("250ms", Some(250)),
-            ("1d", None),
-            ("", None),
-            ("s", None),
-            (".s", None),
-            ("5", None),
-            ("5x", None),
-            ("-5s", None),
-            ("99999999999h", None),
-        ];
-        for &(input, millis) in cases {
-            let got = go_duration(input).map(|d| d.as_millis() as u64);
-            assert_eq!(got, millis, "{input}");
-        }
-    }
 }

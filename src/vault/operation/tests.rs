@@ -140,6 +140,9 @@ fn wrap_ttl_values() {
         ("1h", Some(3600)),
         ("1h30m", Some(5400)),
         ("2d", Some(172_800)),
+        ("1.5h", Some(5400)),
+        ("90000ms", Some(90)),
+        ("+30", Some(30)),
     ];
     for &(value, secs) in cases {
         let op = accept("GET", "/v1/kv/a", &[("x-vault-wrap-ttl", value)], "");
