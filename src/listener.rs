@@ -25,7 +25,7 @@ pub use tls::{read_certs, read_key, ServerTls};
 
 use crate::config::{Bind, Limits, ListenerConfig, ListenerIdentity};
 use crate::identity::{caller_from_certificate, Caller};
-use crate::proxy::{vault_error, ConnInfo, ConnLimit, Proxy};
+use crate::proxy::{vault_error, ConnInfo, ConnLimit, Proxy, MAX_HEADERS};
 use framing::FramingGuard;
 use pending::{Pending, Stage, Ticket};
 
@@ -386,6 +386,7 @@ impl Shared {
             .timer(TokioTimer::new())
             .header_read_timeout(self.limits.header_read_timeout)
             .max_buf_size(self.limits.max_header_bytes)
+            .max_headers(MAX_HEADERS)
             .keep_alive(true);
         builder
             .http2()

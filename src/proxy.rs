@@ -47,6 +47,10 @@ pub type ProxyBody = UnsyncBoxBody<Bytes, BodyError>;
 /// Endpoints Vault serves without a token; forwarded without one (vault-semantics §2.1).
 const UNAUTHENTICATED: [&str; 2] = ["sys/health", "sys/seal-status"];
 
+/// Header fields one request may carry, whichever protocol brought it: hyper's HTTP/1
+/// default, which the HTTP/1 parser is also set to, and checked here for HTTP/2.
+pub const MAX_HEADERS: usize = 100;
+
 /// The response header that carries the audit record's request id.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-vaultgate-request-id");
 
@@ -125,6 +129,7 @@ impl Proxy {
     /// request and records its one audit record before the answer is released.
     pub async fn handle(&self, conn: &ConnInfo, req: Request<Incoming>) -> Response<ProxyBody> {
         let started = Instant::now();
+        let head = req.method() == Method::HEAD;
         let mut exchange = Exchange {
             request_id: self.auditor.next_request_id(),
             method: req.method().to_string(),
@@ -194,6 +199,15 @@ impl Proxy {
         if let Ok(id) = HeaderValue::from_str(&exchange.request_id) {
             response.headers_mut().insert(REQUEST_ID, id);
         }
+        if head {
+            // A HEAD answer carries the GET answer's headers and no body; HTTP/2 resets a
+            // stream whose DATA disagrees with that (PROTOCOL_ERROR), HTTP/1 drops it itself.
+            response = response.map(|_| {
+                http_body_util::Empty::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync()
+            });
+        }
         response
     }
 
@@ -242,6 +256,9 @@ impl Proxy {
             return Err(ProxyError::HeadersTooLarge {
                 limit: self.limits.max_header_bytes,
             });
+        }
+        if parts.headers.len() > MAX_HEADERS {
+            return Err(ProxyError::TooManyHeaders { limit: MAX_HEADERS });
         }
         let body = self.read_body(&parts, body).await?;
         let op = Operation::classify(&parts, body, &self.limits.classify)?;

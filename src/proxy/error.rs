@@ -40,6 +40,8 @@ pub enum ProxyError {
     Lockdown,
     #[error("request headers exceed the limit of {limit} bytes")]
     HeadersTooLarge { limit: usize },
+    #[error("request has more than {limit} header fields")]
+    TooManyHeaders { limit: usize },
     #[error("request body exceeds the limit of {limit} bytes")]
     BodyTooLarge { limit: usize },
     #[error("cannot read the request body: {0}")]
@@ -72,6 +74,7 @@ impl ProxyError {
             ProxyError::Identity(_)
             | ProxyError::Classify(_)
             | ProxyError::HeadersTooLarge { .. }
+            | ProxyError::TooManyHeaders { .. }
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::Body(_)
             | ProxyError::Framing(_)
@@ -91,7 +94,9 @@ impl ProxyError {
         match self {
             ProxyError::Identity(_) => StatusCode::FORBIDDEN,
             ProxyError::Classify(c) => c.status(),
-            ProxyError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::HeadersTooLarge { .. } | ProxyError::TooManyHeaders { .. } => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Body(_) | ProxyError::Framing(_) => StatusCode::BAD_REQUEST,
             ProxyError::CallerBusy { .. }

@@ -31,6 +31,7 @@ mod limits;
 mod malformed;
 mod ops;
 mod policy_cli;
+mod protocols;
 mod readme;
 mod reload;
 mod token_file_logs;
