@@ -19,6 +19,7 @@ mod clients;
 mod config_cli;
 mod conformance;
 mod conformance_gen;
+mod conformance_ns;
 mod core_flow;
 mod disconnects;
 mod docs;

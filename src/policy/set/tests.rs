@@ -39,7 +39,7 @@ pub(super) fn policies(files: &[(&str, &str)]) -> PolicySet {
 }
 
 /// An operation in the root namespace (list and scan paths end in `/`, as classified).
-pub(super) fn op(verb: Verb, path: &str) -> Operation {
+pub(crate) fn op(verb: Verb, path: &str) -> Operation {
     Operation {
         verb,
         namespace: String::new(),
@@ -57,7 +57,7 @@ pub(super) fn allowed(set: &PolicySet, who: &str, verb: Verb, path: &str) -> boo
     set.evaluate_offline(&caller(who), &op(verb, path)).allowed
 }
 
-pub(super) fn one(text: &str) -> PolicySet {
+pub(crate) fn one(text: &str) -> PolicySet {
     policies(&[("acme.hcl", text)])
 }
 
