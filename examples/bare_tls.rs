@@ -5,6 +5,7 @@
 //! usage: bare_tls ADDR CERT KEY BODY_FILE [CLIENT_CA]
 
 use std::convert::Infallible;
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -25,17 +26,16 @@ fn read_pem(path: &str) -> Result<Vec<u8>, BoxError> {
 /// The same rustls server configuration as vaultgate's listener: ring, safe default
 /// versions, h2 + http/1.1 ALPN, and a client certificate verified against `client_ca`.
 fn tls_config(cert: &str, key: &str, client_ca: Option<&str>) -> Result<TlsAcceptor, BoxError> {
-    let chain = rustls_pemfile::certs(&mut read_pem(cert)?.as_slice()).collect::<Result<_, _>>()?;
-    let key = rustls_pemfile::private_key(&mut read_pem(key)?.as_slice())?
-        .ok_or("no private key in the key file")?;
+    let chain = vaultgate::pem::read_certs(Path::new(cert))?;
+    let key = vaultgate::pem::read_key(Path::new(key))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
     let builder = match client_ca {
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
-            for c in rustls_pemfile::certs(&mut read_pem(ca)?.as_slice()) {
-                roots.add(c?)?;
+            for c in vaultgate::pem::read_certs(Path::new(ca))? {
+                roots.add(c)?;
             }
             let verifier =
                 rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)

@@ -9,6 +9,7 @@
 //!   and it reads `/v1/secret/data/t<i>/svc/db`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,10 +22,6 @@ use tokio_rustls::TlsConnector;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn pem(path: &str) -> Result<Vec<u8>, BoxError> {
-    std::fs::read(path).map_err(|e| format!("{path}: {e}").into())
-}
-
 fn connector(
     ca: &rustls::RootCertStore,
     dir: &str,
@@ -32,8 +29,8 @@ fn connector(
 ) -> Result<TlsConnector, BoxError> {
     let cert = format!("{dir}/t{tenant}-svc.pem");
     let key = format!("{dir}/t{tenant}-svc-key.pem");
-    let chain = rustls_pemfile::certs(&mut pem(&cert)?.as_slice()).collect::<Result<_, _>>()?;
-    let key = rustls_pemfile::private_key(&mut pem(&key)?.as_slice())?.ok_or("no key")?;
+    let chain = vaultgate::pem::read_certs(std::path::Path::new(&cert))?;
+    let key = vaultgate::pem::read_key(std::path::Path::new(&key))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -88,8 +85,8 @@ async fn main() -> Result<(), BoxError> {
     let workers: usize = args[5].parse()?;
     let seconds: u64 = args[6].parse()?;
     let mut ca = rustls::RootCertStore::empty();
-    for c in rustls_pemfile::certs(&mut pem(&args[2])?.as_slice()) {
-        ca.add(c?)?;
+    for c in vaultgate::pem::read_certs(Path::new(&args[2]))? {
+        ca.add(c)?;
     }
     // Connection j belongs to caller j % callers and is driven by worker j % workers.
     let mut per_worker: Vec<Vec<(SendRequest<Empty<Bytes>>, String)>> =

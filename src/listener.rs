@@ -21,7 +21,7 @@ mod pending;
 mod tls;
 
 pub use framing::{FramingVerdict, Scanner as FramingScanner};
-pub use tls::{read_certs, read_key, ServerTls};
+pub use tls::ServerTls;
 
 use crate::config::{Bind, Limits, ListenerConfig, ListenerIdentity};
 use crate::identity::{caller_from_certificate, Caller};
@@ -38,6 +38,8 @@ pub enum ListenerError {
     },
     #[error("{file}: {problem}")]
     Tls { file: String, problem: String },
+    #[error(transparent)]
+    Pem(#[from] crate::pem::PemError),
 }
 
 /// How many connections past `max_connections` are accepted only to be told so.

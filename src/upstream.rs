@@ -17,6 +17,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 use crate::config::VaultConfig;
+use crate::pem::{read_certs, read_key, PemError};
 use crate::vault::token::Token;
 pub use deadline::Deadline;
 
@@ -181,13 +182,17 @@ impl Upstream {
     }
 }
 
+fn tls_file(e: PemError) -> UpstreamError {
+    UpstreamError::Tls {
+        file: "PEM".into(),
+        problem: e.to_string(),
+    }
+}
+
 fn client_tls(cfg: &VaultConfig) -> Result<rustls::ClientConfig, UpstreamError> {
     let mut roots = rustls::RootCertStore::empty();
     if let Some(ca) = &cfg.ca_cert {
-        for cert in crate::listener::read_certs(ca).map_err(|problem| UpstreamError::Tls {
-            file: ca.display().to_string(),
-            problem,
-        })? {
+        for cert in read_certs(ca).map_err(tls_file)? {
             roots.add(cert).map_err(|e| UpstreamError::Tls {
                 file: ca.display().to_string(),
                 problem: e.to_string(),
@@ -210,11 +215,8 @@ fn client_tls(cfg: &VaultConfig) -> Result<rustls::ClientConfig, UpstreamError> 
                 file: cert.display().to_string(),
                 problem,
             };
-            let chain = crate::listener::read_certs(cert).map_err(tls_err)?;
-            let key = crate::listener::read_key(key).map_err(|problem| UpstreamError::Tls {
-                file: key.display().to_string(),
-                problem,
-            })?;
+            let chain = read_certs(cert).map_err(tls_file)?;
+            let key = read_key(key).map_err(tls_file)?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| tls_err(e.to_string()))

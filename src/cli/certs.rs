@@ -180,7 +180,7 @@ mod tests {
     use crate::identity::caller_from_certificate;
 
     fn der(file: &Path) -> Vec<u8> {
-        crate::listener::read_certs(file).unwrap()[0].to_vec()
+        crate::pem::read_certs(file).unwrap()[0].to_vec()
     }
 
     #[test]

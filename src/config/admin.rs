@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
+use crate::digest::sha256;
 
 use super::raw::RawAdmin;
 use super::{Bind, Validator};
@@ -35,7 +35,7 @@ impl std::fmt::Debug for AdminToken {
 impl AdminToken {
     pub fn from_secret(secret: &str, file: PathBuf) -> AdminToken {
         AdminToken {
-            digest: Sha256::digest(secret.as_bytes()).into(),
+            digest: sha256(secret.as_bytes()),
             file,
         }
     }
@@ -44,7 +44,7 @@ impl AdminToken {
     /// token's length nor how much of it matched leaks through timing.
     pub fn matches(&self, presented: &[u8]) -> bool {
         use subtle::ConstantTimeEq;
-        let digest: [u8; 32] = Sha256::digest(presented).into();
+        let digest = sha256(presented);
         digest.ct_eq(&self.digest).into()
     }
 }

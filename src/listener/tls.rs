@@ -8,10 +8,8 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use notify::{RecursiveMode, Watcher};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -20,26 +18,8 @@ use tokio_util::sync::CancellationToken;
 use super::ListenerError;
 use crate::audit::{AuditRecord, Auditor};
 use crate::config::{ListenerConfig, ListenerIdentity, TlsFiles};
-
-/// Reads every certificate of a PEM file.
-pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem = std::fs::read(path).map_err(|e| e.to_string())?;
-    let certs = rustls_pemfile::certs(&mut pem.as_slice())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("not a PEM certificate file: {e}"))?;
-    if certs.is_empty() {
-        return Err("contains no PEM certificate".into());
-    }
-    Ok(certs)
-}
-
-/// Reads the first private key of a PEM file (PKCS#8, PKCS#1 or SEC1).
-pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    let pem = std::fs::read(path).map_err(|e| e.to_string())?;
-    rustls_pemfile::private_key(&mut pem.as_slice())
-        .map_err(|e| format!("not a PEM key file: {e}"))?
-        .ok_or_else(|| "contains no PEM private key".into())
-}
+use crate::digest::Sha256Hex;
+use crate::pem::{read_certs, read_key};
 
 /// Changes within this window are applied as one reload (a cert and its key are two writes).
 const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -188,10 +168,10 @@ fn build(
         file: file.display().to_string(),
         problem,
     };
-    let mut digest = Sha256::new();
-    let chain = read_certs(&files.cert).map_err(|p| err(&files.cert, p))?;
+    let mut digest = Sha256Hex::default();
+    let chain = read_certs(&files.cert)?;
     chain.iter().for_each(|c| digest.update(c.as_ref()));
-    let key = read_key(&files.key).map_err(|p| err(&files.key, p))?;
+    let key = read_key(&files.key)?;
     digest.update(key.secret_der());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
@@ -200,7 +180,7 @@ fn build(
     let builder = match identity {
         ListenerIdentity::ClientCertificate { client_ca, .. } => {
             let mut roots = rustls::RootCertStore::empty();
-            for c in read_certs(client_ca).map_err(|p| err(client_ca, p))? {
+            for c in read_certs(client_ca)? {
                 digest.update(c.as_ref());
                 roots.add(c).map_err(|e| err(client_ca, e.to_string()))?;
             }
@@ -224,15 +204,11 @@ fn build(
     // a reload of the client CA is never bypassed by resumption. Sized for one per caller of
     // a large host (rustls' default is 256); an entry is about a client certificate's size.
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(TLS_SESSIONS);
-    Ok((config, hex(&digest.finalize())))
+    Ok((config, digest.finish()))
 }
 
 /// TLS sessions kept for resumption per listener configuration.
 const TLS_SESSIONS: usize = 1024;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::digest::Sha256Hex;
 use crate::identity::Caller;
 use crate::policy::document::{self, Format, PolicyDocument};
 use crate::policy::error::PolicyError;
@@ -125,18 +126,14 @@ impl PolicySet {
         now: SystemTime,
     ) -> Result<PolicySet, PolicyError> {
         let digest = {
-            use sha2::{Digest, Sha256};
-            let mut hash = Sha256::new();
+            let mut hash = Sha256Hex::default();
             for (file, _, text) in &sources {
                 hash.update(file.display().to_string().as_bytes());
-                hash.update([0]);
+                hash.update(&[0]);
                 hash.update(text.as_bytes());
-                hash.update([0]);
+                hash.update(&[0]);
             }
-            hash.finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
+            hash.finish()
         };
         // Every file is parsed, even one no caller uses yet: a malformed file fails the load.
         let documents = sources

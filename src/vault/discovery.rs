@@ -208,7 +208,7 @@ fn random_suffix() -> Option<String> {
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 8];
     ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
-    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Some(crate::digest::hex(&bytes))
 }
 
 #[cfg(test)]

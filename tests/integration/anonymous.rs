@@ -23,7 +23,7 @@ const RENEW_AFTER: Duration = Duration::from_millis(500);
 /// handshake succeeds and identity is decided afterwards.
 fn anonymous_tls(pki: &Pki) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
-    for c in vaultgate::listener::read_certs(&pki.ca_cert()).unwrap() {
+    for c in vaultgate::pem::read_certs(&pki.ca_cert()).unwrap() {
         roots.add(c).unwrap();
     }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(

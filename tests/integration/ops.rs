@@ -26,7 +26,7 @@ async fn served_cert(pki: &Pki, url: &str) -> Option<Vec<u8>> {
 }
 
 fn file_cert(file: &Path) -> Vec<u8> {
-    vaultgate::listener::read_certs(file).unwrap()[0].to_vec()
+    vaultgate::pem::read_certs(file).unwrap()[0].to_vec()
 }
 
 /// Opens new connections until one is shown `want`, at most 50 times 100 ms.

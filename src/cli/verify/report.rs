@@ -1,9 +1,9 @@
 //! What `vaultgate verify` prints: step lines, Vault's answers on one line, secrets by their
 //! keys and tokens by accessor or hash prefix, never the values themselves.
 
+use crate::digest::{hex, sha256};
 use http::StatusCode;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::STEPS;
 use crate::vault::auth::{vault_errors, Login};
@@ -75,9 +75,8 @@ pub fn fingerprint(login: &Login) -> String {
     match &login.accessor {
         Some(a) => format!("accessor {a}"),
         None => {
-            let digest = Sha256::digest(login.token.expose().as_bytes());
-            let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-            format!("sha256:{hex}")
+            let digest = sha256(login.token.expose().as_bytes());
+            format!("sha256:{}", hex(&digest[..4]))
         }
     }
 }

@@ -83,12 +83,12 @@ impl Pki {
         use tokio_rustls::rustls;
 
         let mut roots = rustls::RootCertStore::empty();
-        for c in vaultgate::listener::read_certs(&self.ca_cert()).unwrap() {
+        for c in vaultgate::pem::read_certs(&self.ca_cert()).unwrap() {
             roots.add(c).unwrap();
         }
         let (cert, key) = self.client(service);
-        let chain = vaultgate::listener::read_certs(&cert).unwrap();
-        let key = vaultgate::listener::read_key(&key).unwrap();
+        let chain = vaultgate::pem::read_certs(&cert).unwrap();
+        let key = vaultgate::pem::read_key(&key).unwrap();
         let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
