@@ -19,47 +19,19 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::{AuditRecord, Auditor};
-use crate::cache::ReadCache;
+use crate::audit::AuditRecord;
 use crate::config::{AdminConfig, AdminToken};
-use crate::listener::{bind_socket, Socket};
-use crate::metrics::{self, Metrics};
-use crate::policy::PolicyStore;
-use crate::upstream::Upstream;
-use crate::vault::renewer::TokenCell;
+use crate::metrics;
+use crate::shared::Shared;
+use crate::socket::{self, Socket, Stream};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("admin listener {bind}: cannot bind: {source}")]
-    Bind {
-        bind: String,
-        source: std::io::Error,
-    },
-}
-
-/// A principal as the admin endpoints see it: its name (`tenant/service` or `issuer`), its
-/// token cell, the namespace its token lives in, and whether readiness requires it.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub name: String,
-    pub cell: TokenCell,
-    pub namespace: String,
-    pub service: bool,
-}
-
-/// What the admin endpoints read and act on; each piece is owned elsewhere.
-#[derive(Debug)]
-pub struct AdminState {
-    pub metrics: Arc<Metrics>,
-    pub policies: Arc<PolicyStore>,
-    pub upstream: Upstream,
-    pub principals: Vec<Principal>,
-    pub lockdown: Arc<watch::Sender<bool>>,
-    pub auditor: Auditor,
-    pub cache: Arc<ReadCache>,
+    #[error("admin {0}")]
+    Bind(#[from] socket::BindError),
 }
 
 type AdminBody = Full<Bytes>;
@@ -75,7 +47,7 @@ pub struct AdminListener {
     socket: Socket,
     local: String,
     token: AdminToken,
-    state: Arc<AdminState>,
+    state: Arc<Shared>,
 }
 
 impl std::fmt::Debug for AdminListener {
@@ -89,16 +61,14 @@ impl std::fmt::Debug for AdminListener {
 impl AdminListener {
     pub async fn bind(
         config: &AdminConfig,
-        state: AdminState,
+        state: Arc<Shared>,
     ) -> Result<AdminListener, AdminError> {
-        let (socket, local) = bind_socket(&config.bind)
-            .await
-            .map_err(|(bind, source)| AdminError::Bind { bind, source })?;
+        let (socket, local) = socket::bind(&config.bind).await?;
         Ok(AdminListener {
             socket,
             local,
             token: config.token.clone(),
-            state: Arc::new(state),
+            state,
         })
     }
 
@@ -120,18 +90,18 @@ impl AdminListener {
                 () = shutdown.cancelled() => return,
             };
             let accepted = tokio::select! {
-                a = accept(&self.socket) => a,
+                a = self.socket.accept() => a,
                 () = shutdown.cancelled() => return,
             };
             let (admin, stop) = (admin.clone(), shutdown.clone());
             match accepted {
-                Ok((Stream::Tcp(s), peer)) => {
+                Ok((Stream::Tcp(s), peer, _)) => {
                     tokio::spawn(async move {
                         admin.serve(s, peer, stop).await;
                         drop(permit);
                     });
                 }
-                Ok((Stream::Unix(s), peer)) => {
+                Ok((Stream::Unix(s), peer, _)) => {
                     tokio::spawn(async move {
                         admin.serve(s, peer, stop).await;
                         drop(permit);
@@ -146,28 +116,10 @@ impl AdminListener {
     }
 }
 
-enum Stream {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
-}
-
-async fn accept(socket: &Socket) -> std::io::Result<(Stream, String)> {
-    match socket {
-        Socket::Tcp(l) => l
-            .accept()
-            .await
-            .map(|(s, p)| (Stream::Tcp(s), p.to_string())),
-        Socket::Unix(l) => l
-            .accept()
-            .await
-            .map(|(s, _)| (Stream::Unix(s), "unix".to_owned())),
-    }
-}
-
 #[derive(Debug)]
 struct Admin {
     token: AdminToken,
-    state: Arc<AdminState>,
+    state: Arc<Shared>,
 }
 
 impl Admin {
@@ -237,8 +189,8 @@ impl Admin {
                 Err(_) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics"),
             },
             ("/tokens", Method::GET) => json_response(StatusCode::OK, &tokens::view(state)),
-            ("/lockdown", Method::POST) => self.set_lockdown(true, peer),
-            ("/unlock", Method::POST) => self.set_lockdown(false, peer),
+            ("/lockdown", Method::POST) => self.set_lockdown(true, peer).await,
+            ("/unlock", Method::POST) => self.set_lockdown(false, peer).await,
             ("/cache/clear", Method::POST) => cache::clear(state, req.uri().query(), peer),
             ("/readyz" | "/metrics" | "/tokens", _) => not_allowed("GET"),
             ("/lockdown" | "/unlock" | "/cache/clear", _) => not_allowed("POST"),
@@ -276,8 +228,9 @@ impl Admin {
 
     /// Lockdown and unlock go through the App's one lockdown channel, which every renewer
     /// and the proxy obey; each call is an audit event.
-    fn set_lockdown(&self, on: bool, peer: &str) -> Response<AdminBody> {
-        let previous = self.state.lockdown.send_replace(on);
+    async fn set_lockdown(&self, on: bool, peer: &str) -> Response<AdminBody> {
+        let previous = self.state.lockdown.is_on();
+        self.state.lockdown.set(on).await;
         let action = if on { "lockdown" } else { "unlock" };
         tracing::warn!(%peer, action, changed = previous != on, "admin action");
         self.state.auditor.event(AuditRecord::event(

@@ -1,29 +1,32 @@
-//! `App`: wires the modules together from a validated `Config`, spawns the long-lived tasks
-//! and drives graceful shutdown. Tests start it in-process on port 0.
+//! `App`: wires the modules together from a validated `Config` into one `Shared`, spawns the
+//! long-lived tasks and drives graceful shutdown. Tests start it in-process on port 0.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::admin::{AdminError, AdminListener, AdminState, Principal};
+use crate::admin::{AdminError, AdminListener};
 use crate::audit::{AuditError, AuditRecord, Auditor};
+use crate::budget::Budgets;
 use crate::cache::ReadCache;
-use crate::config::Config;
+use crate::config::{Config, PrincipalConfig};
+use crate::discovery::{Discovery, Viewer, REFRESH_EVERY};
 use crate::identity::Caller;
 use crate::listener::{Listener, ListenerError};
 use crate::metrics::Metrics;
 use crate::policy::{PolicyError, PolicyStore};
+use crate::principal::cell::TokenCell;
+use crate::principal::renewer::{Lifecycle, Renewer, Timing, VaultTokens};
+use crate::principal::{Principal, Role};
 use crate::proxy::Proxy;
+use crate::reload::{Control, Lockdown, ReloadError};
+use crate::shared::Shared;
 use crate::startup::StartupSummary;
 use crate::upstream::{Upstream, UpstreamError};
-use crate::vault::discovery::{Discovery, Viewer, REFRESH_EVERY};
-use crate::vault::renewer::{Control, Renewer, TokenCell};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -37,6 +40,8 @@ pub enum AppError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     Admin(#[from] AdminError),
+    #[error(transparent)]
+    Reload(#[from] ReloadError),
     #[error("task {0} stopped unexpectedly")]
     TaskExited(&'static str),
 }
@@ -44,23 +49,80 @@ pub enum AppError {
 /// How long in-flight requests may take to finish once shutdown starts.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// What a deployment never changes but tests do: the renewers' clock, how often the
+/// server's description is read, and whether the process's signals are handled.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    pub renewer: Timing,
+    pub discovery_every: Duration,
+    /// Only `vaultgate run` takes over SIGHUP/SIGUSR1/SIGUSR2/SIGTERM/SIGINT.
+    pub signals: bool,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            renewer: Timing::default(),
+            discovery_every: REFRESH_EVERY,
+            signals: false,
+        }
+    }
+}
+
+/// The renewer tasks, in the order shutdown revokes them: services first, then the issuer
+/// (whose revocation would take its child tokens along).
+#[derive(Debug)]
+struct Renewers {
+    services: JoinSet<&'static str>,
+    issuer: JoinSet<&'static str>,
+    stop_services: CancellationToken,
+    stop_issuer: CancellationToken,
+}
+
+impl Renewers {
+    fn spawn(
+        &mut self,
+        principal: &PrincipalConfig,
+        role: Role,
+        shared: (&Upstream, &Auditor, &Lockdown),
+        timing: Timing,
+    ) -> TokenCell {
+        let (upstream, auditor, lockdown) = shared;
+        let issuer = matches!(role, Role::Issuer);
+        let (renewer, cell) = Renewer::new(
+            principal.clone(),
+            role,
+            VaultTokens(upstream.clone()),
+            auditor.clone(),
+            timing,
+        );
+        let (set, stop, name) = if issuer {
+            (&mut self.issuer, &self.stop_issuer, "issuer renewer")
+        } else {
+            (&mut self.services, &self.stop_services, "renewer")
+        };
+        let ctl = Lifecycle {
+            stop: stop.clone(),
+            lockdown: lockdown.subscribe(),
+        };
+        set.spawn(async move {
+            renewer.run(ctl).await;
+            name
+        });
+        cell
+    }
+}
+
 /// A started vaultgate.
 #[derive(Debug)]
 pub struct App {
-    auditor: Auditor,
+    shared: Arc<Shared>,
     addresses: Vec<String>,
     admin_address: Option<String>,
     shutdown: CancellationToken,
     tasks: JoinSet<&'static str>,
     connections: TaskTracker,
-    tokens: HashMap<Caller, TokenCell>,
-    renewers: JoinSet<&'static str>,
-    issuer_task: JoinSet<&'static str>,
-    revoke_services: CancellationToken,
-    revoke_issuer: CancellationToken,
-    lockdown: Arc<watch::Sender<bool>>,
-    cache: Arc<ReadCache>,
-    discovery: Arc<Discovery>,
+    renewers: Renewers,
     summary: StartupSummary,
 }
 
@@ -68,6 +130,10 @@ impl App {
     /// Loads policies, binds every listener and starts the token tasks. Fails before serving
     /// anything if a policy file, a certificate or an address is wrong.
     pub async fn start(config: Config) -> Result<App, AppError> {
+        App::start_with(config, Tuning::default()).await
+    }
+
+    pub async fn start_with(config: Config, tuning: Tuning) -> Result<App, AppError> {
         let callers = config.callers();
         let auditor = if config.audit.sinks.is_empty() {
             tracing::warn!("no [audit] sink configured: requests are not audited");
@@ -86,73 +152,69 @@ impl App {
         tracing::info!(address = %config.vault.address, ca_cert = ?config.vault.ca_cert, "vault client ready");
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        let (store, stop, audit) = (policies.clone(), shutdown.clone(), auditor.clone());
+
+        let control = Control::new(shutdown.clone());
+        let (reloads, lockdown) = (control.reloads(), control.lockdown());
         tasks.spawn(async move {
-            store.watch(stop, audit).await;
+            if let Err(e) = control.run(tuning.signals).await {
+                tracing::error!(error = %e, "signal handling failed");
+            }
+            "control"
+        });
+        let (store, stop, notices, audit) = (
+            policies.clone(),
+            shutdown.clone(),
+            reloads.clone(),
+            auditor.clone(),
+        );
+        tasks.spawn(async move {
+            store.watch(stop, notices, audit).await;
             "policy reload"
         });
-
-        // Services revoke their tokens first, after requests drained; the issuer (whose
-        // revocation would take its child tokens along) goes last.
-        let (lockdown, lockdown_rx) = watch::channel(false);
-        let revoke_services = CancellationToken::new();
-        let revoke_issuer = CancellationToken::new();
-        let mut renewers = JoinSet::new();
-        let mut issuer_task = JoinSet::new();
-        let issuer = config.issuer.as_ref().map(|principal| {
-            let (renewer, cell) = Renewer::new(
-                principal.clone(),
-                None,
-                upstream.clone(),
-                None,
-                auditor.clone(),
-            );
-            let ctl = Control {
-                stop: revoke_issuer.clone(),
-                lockdown: lockdown_rx.clone(),
-            };
-            issuer_task.spawn(async move {
-                renewer.run(ctl).await;
-                "issuer renewer"
-            });
-            cell
+        let (stop, mut notices, audit) = (shutdown.clone(), reloads.clone(), auditor.clone());
+        tasks.spawn(async move {
+            // The audit files are reopened on each reload notice (after logrotate moved them).
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    r = notices.changed() => if r.is_err() { break } else { audit.reopen() },
+                }
+            }
+            "audit reopen"
         });
-        let mut principals: Vec<Principal> = issuer
-            .iter()
-            .zip(&config.issuer)
-            .map(|(cell, p)| Principal {
+
+        let mut renewers = Renewers {
+            services: JoinSet::new(),
+            issuer: JoinSet::new(),
+            stop_services: CancellationToken::new(),
+            stop_issuer: CancellationToken::new(),
+        };
+        let parts = (&upstream, &auditor, &lockdown);
+        let mut principals = Vec::new();
+        let issuer = config.issuer.as_ref().map(|p| {
+            let cell = renewers.spawn(p, Role::Issuer, parts, tuning.renewer);
+            principals.push(Principal {
                 name: "issuer".into(),
                 cell: cell.clone(),
                 namespace: p.namespace.clone(),
-                service: false,
-            })
-            .collect();
-        let mut cells = HashMap::new();
+                service: None,
+            });
+            cell
+        });
         for service in &config.services {
-            let (renewer, cell) = Renewer::new(
-                service.principal.clone(),
-                Some(service.caller.clone()),
-                upstream.clone(),
-                issuer.clone(),
-                auditor.clone(),
-            );
+            let role = Role::Service {
+                caller: service.caller.clone(),
+                issuer: issuer.clone(),
+            };
+            let cell = renewers.spawn(&service.principal, role, parts, tuning.renewer);
             principals.push(Principal {
                 name: service.caller.to_string(),
-                cell: cell.clone(),
+                cell,
                 namespace: service.principal.namespace.clone(),
-                service: true,
-            });
-            cells.insert(service.caller.clone(), cell);
-            let ctl = Control {
-                stop: revoke_services.clone(),
-                lockdown: lockdown_rx.clone(),
-            };
-            renewers.spawn(async move {
-                renewer.run(ctl).await;
-                "renewer"
+                service: Some(service.caller.clone()),
             });
         }
-        let tokens = cells.clone();
+
         let viewers = principals
             .iter()
             .map(|p| Viewer {
@@ -164,24 +226,20 @@ impl App {
             upstream.clone(),
             viewers,
             &config.vault.namespaces,
-            REFRESH_EVERY,
+            tuning.discovery_every,
         ));
         let (reader, stop) = (discovery.clone(), shutdown.clone());
         tasks.spawn(async move {
             reader.run(stop).await;
             "discovery"
         });
-        let homes = config
-            .services
-            .iter()
-            .map(|s| (s.caller.clone(), s.principal.namespace.clone()))
-            .collect();
+
         let limits = Arc::new(config.limits.clone());
         let cache = Arc::new(ReadCache::new(config.cache.clone()));
         let (keeper, stop, watch, audit) = (
             cache.clone(),
             shutdown.clone(),
-            lockdown_rx.clone(),
+            lockdown.subscribe(),
             auditor.clone(),
         );
         tasks.spawn(async move {
@@ -199,35 +257,24 @@ impl App {
         metrics.register_audit(auditor.clone());
         let stats = cache.clone();
         metrics.register_cache(move || stats.stats());
-        let metrics = Arc::new(metrics);
-        let lockdown = Arc::new(lockdown);
-        let proxy = Arc::new(
-            Proxy::new(
-                policies.clone(),
-                cells,
-                upstream.clone(),
-                limits.clone(),
-                lockdown_rx,
-                auditor.clone(),
-                cache.clone(),
-            )
-            .with_metrics(metrics.clone())
-            .with_discovery(discovery.clone(), homes),
-        );
+
+        let shared = Arc::new(Shared {
+            policies,
+            principals,
+            upstream: upstream.clone(),
+            auditor: auditor.clone(),
+            cache,
+            metrics: Arc::new(metrics),
+            budgets: Arc::new(Budgets::new(callers.iter(), &limits)),
+            discovery,
+            limits,
+            lockdown,
+        });
+        let proxy = Arc::new(Proxy::new(&shared));
+
         let admin = match &config.admin {
             None => None,
-            Some(admin_config) => {
-                let state = AdminState {
-                    metrics,
-                    policies,
-                    upstream: upstream.clone(),
-                    principals,
-                    lockdown: lockdown.clone(),
-                    auditor: auditor.clone(),
-                    cache: cache.clone(),
-                };
-                Some(AdminListener::bind(admin_config, state).await?)
-            }
+            Some(admin_config) => Some(AdminListener::bind(admin_config, shared.clone()).await?),
         };
         let admin_address = admin.as_ref().map(|a| a.local_addr().to_owned());
         if let Some(admin) = admin {
@@ -251,20 +298,21 @@ impl App {
         for l in listeners {
             tracing::info!(address = l.local_addr(), "listening");
             if let Some(tls) = l.tls() {
-                let (stop, audit) = (shutdown.clone(), auditor.clone());
+                let (stop, notices, audit) = (shutdown.clone(), reloads.clone(), auditor.clone());
                 tasks.spawn(async move {
-                    tls.watch(stop, audit).await;
+                    tls.watch(stop, notices, audit).await;
                     "tls reload"
                 });
             }
-            let (proxy, limits, stop, conns) = (
+            let (proxy, budgets, limits, stop, conns) = (
                 proxy.clone(),
-                limits.clone(),
+                shared.budgets.clone(),
+                shared.limits.clone(),
                 shutdown.clone(),
                 connections.clone(),
             );
             tasks.spawn(async move {
-                l.run(proxy, limits, stop, conns).await;
+                l.run(proxy, budgets, limits, stop, conns).await;
                 "listener"
             });
         }
@@ -280,20 +328,13 @@ impl App {
             }),
         ));
         Ok(App {
-            auditor,
+            shared,
             addresses,
             admin_address,
             shutdown,
             tasks,
             connections,
-            tokens,
             renewers,
-            issuer_task,
-            revoke_services,
-            revoke_issuer,
-            lockdown,
-            cache,
-            discovery,
             summary,
         })
     }
@@ -313,16 +354,26 @@ impl App {
         self.admin_address.as_deref()
     }
 
-    /// A handle that starts shutdown when cancelled (signal handlers hold one).
+    /// A handle that starts shutdown when cancelled.
     pub fn shutdown_handle(&self) -> CancellationToken {
         self.shutdown.clone()
+    }
+
+    /// The long-lived parts, for tests and tools that look inside a running vaultgate.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Waits until every service holds a token, at most `limit`. Returns whether they do.
     pub async fn wait_ready(&self, limit: Duration) -> bool {
         let all = async {
-            for cell in self.tokens.values() {
-                let mut cell = cell.clone();
+            for p in self
+                .shared
+                .principals
+                .iter()
+                .filter(|p| p.service.is_some())
+            {
+                let mut cell = p.cell.clone();
                 if !cell.ready().await {
                     return false;
                 }
@@ -334,23 +385,17 @@ impl App {
 
     /// A service's token cell, for status and tests.
     pub fn token_cell(&self, caller: &Caller) -> Option<&TokenCell> {
-        self.tokens.get(caller)
+        self.shared
+            .principals
+            .iter()
+            .find(|p| p.service.as_ref() == Some(caller))
+            .map(|p| &p.cell)
     }
 
-    /// What is known of the server's namespaces and mounts, for tests.
-    pub fn discovery(&self) -> &Arc<Discovery> {
-        &self.discovery
-    }
-
-    /// The read cache, for the admin API and tests.
-    pub fn cache(&self) -> &Arc<ReadCache> {
-        &self.cache
-    }
-
-    /// Incident response: `true` denies every request and revokes every held token at once;
-    /// `false` logs every principal in afresh.
-    pub fn lockdown_handle(&self) -> Arc<watch::Sender<bool>> {
-        self.lockdown.clone()
+    /// Incident response: lockdown denies every request and revokes every held token at
+    /// once; unlock logs every principal in afresh.
+    pub fn lockdown_handle(&self) -> Lockdown {
+        self.shared.lockdown.clone()
     }
 
     /// Runs until shutdown is requested or a task dies, then drains connections.
@@ -359,7 +404,7 @@ impl App {
             biased;
             () = self.shutdown.cancelled() => Ok(()),
             exited = self.tasks.join_next() => Err(AppError::TaskExited(task_name(exited))),
-            exited = self.renewers.join_next(), if !self.renewers.is_empty() => {
+            exited = self.renewers.services.join_next(), if !self.renewers.services.is_empty() => {
                 Err(AppError::TaskExited(task_name(exited)))
             }
         };
@@ -385,16 +430,16 @@ impl App {
         }
         // Only now that no request can use them are the tokens revoked: services first,
         // then the issuer.
-        self.revoke_services.cancel();
-        drain_tasks(&mut self.renewers).await;
-        self.revoke_issuer.cancel();
-        drain_tasks(&mut self.issuer_task).await;
+        self.renewers.stop_services.cancel();
+        drain_tasks(&mut self.renewers.services).await;
+        self.renewers.stop_issuer.cancel();
+        drain_tasks(&mut self.renewers.issuer).await;
         drain_tasks(&mut self.tasks).await;
-        self.auditor
-            .event(AuditRecord::event("shutdown", json!({ "clean": true })));
+        let auditor = &self.shared.auditor;
+        auditor.event(AuditRecord::event("shutdown", json!({ "clean": true })));
         // The process exits after this: the writer thread and the network shipper get a
         // bounded time to deliver what was accepted.
-        if !self.auditor.flush(DRAIN).await {
+        if !auditor.flush(DRAIN).await {
             tracing::error!("audit records not delivered to every sink before exit");
         }
     }

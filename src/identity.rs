@@ -11,7 +11,7 @@ pub struct Caller {
 }
 
 /// Why a caller name or certificate was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum IdentityError {
     #[error("caller {0:?} is not of the form <tenant>/<service>")]
     Shape(String),

@@ -1,7 +1,6 @@
 //! Listeners: accept loop (connection limit), TLS/mTLS handshake (timeout), `Caller` from the
 //! certificate or the listener binding, HTTP/1.1 or HTTP/2 by ALPN, graceful drain.
 
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +10,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,22 +18,22 @@ mod framing;
 mod pending;
 mod tls;
 
-pub use framing::{FramingVerdict, Scanner as FramingScanner};
+pub use framing::Scanner as FramingScanner;
 pub use tls::ServerTls;
 
-use crate::config::{Bind, Limits, ListenerConfig, ListenerIdentity};
+use crate::budget::Budgets;
+use crate::config::{Limits, ListenerConfig, ListenerIdentity};
+use crate::connection::{ConnInfo, ConnLimit, Unidentified};
 use crate::identity::{caller_from_certificate, Caller};
-use crate::proxy::{vault_error, ConnInfo, ConnLimit, Proxy, MAX_HEADERS};
+use crate::proxy::{vault_error, Proxy, MAX_HEADERS};
+use crate::socket::{self, BindError, Socket, Stream};
 use framing::FramingGuard;
 use pending::{Pending, Stage, Ticket};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListenerError {
-    #[error("listener {bind}: cannot bind: {source}")]
-    Bind {
-        bind: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error("{file}: {problem}")]
     Tls { file: String, problem: String },
     #[error(transparent)]
@@ -44,41 +42,6 @@ pub enum ListenerError {
 
 /// How many connections past `max_connections` are accepted only to be told so.
 const OVERFLOW_CONNECTIONS: usize = 32;
-
-/// A bound TCP or Unix listening socket, shared by the service and admin listeners.
-pub(crate) enum Socket {
-    Tcp(TcpListener),
-    Unix(UnixListener),
-}
-
-/// Binds `bind` and returns the socket with its printable address (`ip:port` or
-/// `unix:<path>`); on failure, the address and the error.
-pub(crate) async fn bind_socket(bind: &Bind) -> Result<(Socket, String), (String, std::io::Error)> {
-    match bind {
-        Bind::Tcp(addr) => {
-            let l = TcpListener::bind(addr)
-                .await
-                .map_err(|e| (addr.to_string(), e))?;
-            let local = l
-                .local_addr()
-                .map_or_else(|_| addr.to_string(), |a| a.to_string());
-            Ok((Socket::Tcp(l), local))
-        }
-        Bind::Unix { path, mode } => {
-            let err = |e| (path.display().to_string(), e);
-            // A stale socket file from a previous run would make bind fail.
-            if path.exists() {
-                std::fs::remove_file(path).map_err(err)?;
-            }
-            let l = UnixListener::bind(path).map_err(err)?;
-            if let Some(m) = mode {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(*m)).map_err(err)?;
-            }
-            Ok((Socket::Unix(l), format!("unix:{}", path.display())))
-        }
-    }
-}
 
 pub struct Listener {
     index: usize,
@@ -98,9 +61,7 @@ impl std::fmt::Debug for Listener {
 
 impl Listener {
     pub async fn bind(index: usize, config: ListenerConfig) -> Result<Listener, ListenerError> {
-        let (socket, local) = bind_socket(&config.bind)
-            .await
-            .map_err(|(bind, source)| ListenerError::Bind { bind, source })?;
+        let (socket, local) = socket::bind(&config.bind).await?;
         let tls = ServerTls::load(&config, &local)?;
         Ok(Listener {
             index,
@@ -127,6 +88,7 @@ impl Listener {
     pub async fn run(
         self,
         proxy: Arc<Proxy>,
+        budgets: Arc<Budgets>,
         limits: Arc<Limits>,
         shutdown: CancellationToken,
         connections: TaskTracker,
@@ -144,13 +106,14 @@ impl Listener {
             // closed) so clients see why, but only this many at once.
             overflow: Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS)),
             proxy,
+            budgets,
             limits,
             shutdown: shutdown.clone(),
             exchanges: connections.clone(),
         });
         loop {
             let accepted = tokio::select! {
-                a = accept(&self.socket) => a,
+                a = self.socket.accept() => a,
                 () = shutdown.cancelled() => return,
             };
             match accepted {
@@ -189,44 +152,6 @@ impl Listener {
     }
 }
 
-enum Stream {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
-}
-
-impl Stream {
-    /// Whether the peer has sent something already (a peek, nothing is consumed).
-    fn has_bytes(&self) -> bool {
-        let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-        let peeked = match self {
-            Stream::Tcp(s) => socket2::SockRef::from(s).peek(&mut probe),
-            Stream::Unix(s) => socket2::SockRef::from(s).peek(&mut probe),
-        };
-        matches!(peeked, Ok(n) if n > 0)
-    }
-
-    async fn readable(&self) -> std::io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.readable().await,
-            Stream::Unix(s) => s.readable().await,
-        }
-    }
-}
-
-async fn accept(socket: &Socket) -> std::io::Result<(Stream, String, Option<IpAddr>)> {
-    match socket {
-        Socket::Tcp(l) => {
-            let (s, peer) = l.accept().await?;
-            let _ = s.set_nodelay(true);
-            Ok((Stream::Tcp(s), peer.to_string(), Some(peer.ip())))
-        }
-        Socket::Unix(l) => {
-            let (s, _) = l.accept().await?;
-            Ok((Stream::Unix(s), "unix".to_owned(), None))
-        }
-    }
-}
-
 struct Shared {
     index: usize,
     identity: ListenerIdentity,
@@ -237,6 +162,8 @@ struct Shared {
     permits: Arc<Semaphore>,
     overflow: Arc<Semaphore>,
     proxy: Arc<Proxy>,
+    /// Per-caller connection slots; whether a certificate's caller is configured at all.
+    budgets: Arc<Budgets>,
     limits: Arc<Limits>,
     shutdown: CancellationToken,
     /// Where each request's exchange runs, tracked so shutdown drains them too.
@@ -279,14 +206,14 @@ impl Shared {
             ListenerIdentity::Fixed(c) => Ok(c.clone()),
             ListenerIdentity::ClientCertificate { trust_domain, .. } => {
                 match session.peer_certificates().and_then(|c| c.first()) {
-                    None => Err("a client certificate signed by this listener's client_ca is required".to_owned()),
+                    None => Err(Unidentified::NoCertificate),
                     Some(cert) => caller_from_certificate(cert, trust_domain.as_deref())
-                        .map_err(|e| e.to_string())
+                        .map_err(Unidentified::from)
                         .and_then(|c| {
-                            if self.proxy.knows(&c) {
+                            if self.budgets.knows(&c) {
                                 Ok(c)
                             } else {
-                                Err(format!("caller {c} from the client certificate is not a configured service"))
+                                Err(Unidentified::NotConfigured(c))
                             }
                         }),
                 }
@@ -313,8 +240,13 @@ impl Shared {
 
     /// Serves a connection whose caller is known, holding a connection permit, or past
     /// `max_connections` answering 503 (a few at a time; beyond that, closed at once).
-    async fn identified<IO>(&self, io: IO, caller: Result<Caller, String>, peer: String, h2: bool)
-    where
+    async fn identified<IO>(
+        &self,
+        io: IO,
+        caller: Result<Caller, Unidentified>,
+        peer: String,
+        h2: bool,
+    ) where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (_permit, over_total) = match self.permits.clone().try_acquire_owned() {
@@ -330,24 +262,27 @@ impl Shared {
 
     /// The connection as the proxy sees it, holding a slot in its caller's connection budget
     /// (or marked as past a limit, so its requests are answered so).
-    fn admit(&self, caller: Result<Caller, String>, peer: String, over_total: bool) -> ConnInfo {
+    fn admit(
+        &self,
+        caller: Result<Caller, Unidentified>,
+        peer: String,
+        over_total: bool,
+    ) -> ConnInfo {
         let (over_limit, slot) = match &caller {
             _ if over_total => (Some(ConnLimit::Total), None),
-            Ok(c) => match self.proxy.budgets().connection(c) {
+            Ok(c) => match self.budgets.connection(c) {
                 Ok(slot) => (None, slot),
-                Err(limit) => (Some(limit), None),
+                Err(limit) => (Some(ConnLimit::Caller(limit)), None),
             },
             Err(_) => (None, None),
         };
         ConnInfo::new(caller, peer, self.index, over_limit, slot)
     }
 
-    fn fixed_caller(&self) -> Result<Caller, String> {
+    fn fixed_caller(&self) -> Result<Caller, Unidentified> {
         match &self.identity {
             ListenerIdentity::Fixed(c) => Ok(c.clone()),
-            ListenerIdentity::ClientCertificate { .. } => {
-                Err("this listener requires TLS client certificates".to_owned())
-            }
+            ListenerIdentity::ClientCertificate { .. } => Err(Unidentified::NeedsTls),
         }
     }
 

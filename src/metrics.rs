@@ -20,7 +20,7 @@ use prometheus_client::registry::Registry;
 use crate::audit::Auditor;
 use crate::identity::Caller;
 use crate::policy::PolicyStore;
-use crate::vault::renewer::TokenCell;
+use crate::principal::cell::TokenCell;
 
 /// The `Content-Type` of what `encode` returns (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;

@@ -1,15 +1,11 @@
 //! The request pipeline: classify, authorize, attach the service's token, forward, and
 //! answer; one place that times the request, logs it once and maps errors to responses.
 
-mod budget;
 mod cached;
-mod conn;
 mod error;
 mod exchange;
 mod scrub;
 
-pub use budget::{Budgets, Slot};
-pub use conn::{ConnInfo, ConnLimit};
 pub use error::{vault_error, ProxyError, Side};
 use exchange::Exchange;
 pub use scrub::{mask_all, Scrub};
@@ -24,20 +20,22 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use tokio::sync::watch;
 
 use crate::audit::Auditor;
+use crate::budget::Budgets;
 use crate::cache::{CacheStatus, ReadCache};
 use crate::config::Limits;
+use crate::connection::{ConnInfo, ConnLimit};
+use crate::discovery::Discovery;
 use crate::identity::Caller;
 use crate::metrics::Metrics;
 use crate::policy::PolicyStore;
+use crate::principal::cell::TokenCell;
+use crate::reload::Lockdown;
+use crate::shared::Shared;
 use crate::upstream::{Upstream, VaultBody};
-use crate::vault::discovery::Discovery;
 use crate::vault::operation::{Operation, Verb};
 use crate::vault::placement::Placement;
-use crate::vault::renewer::TokenCell;
-use crate::vault::semantics::ServerSemantics;
 use crate::vault::token::Token;
 
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
@@ -54,75 +52,55 @@ pub const MAX_HEADERS: usize = 100;
 /// The response header that carries the audit record's request id.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-vaultgate-request-id");
 
+/// The route a service's requests take to Vault: its token and the namespace it lives in.
+#[derive(Debug)]
+struct Route {
+    cell: TokenCell,
+    home: String,
+}
+
 #[derive(Debug)]
 pub struct Proxy {
     policies: Arc<PolicyStore>,
-    tokens: HashMap<Caller, TokenCell>,
+    routes: HashMap<Caller, Route>,
     upstream: Upstream,
     limits: Arc<Limits>,
-    lockdown: watch::Receiver<bool>,
+    lockdown: Lockdown,
     auditor: Auditor,
     cache: Arc<ReadCache>,
-    metrics: Option<Arc<Metrics>>,
-    /// Each configured caller's connection, in-flight and rate budgets.
-    budgets: Budgets,
+    metrics: Arc<Metrics>,
+    /// Each configured caller's in-flight and rate budgets.
+    budgets: Arc<Budgets>,
     /// What the server's namespaces and mounts are, for where a request lands.
-    discovery: Option<Arc<Discovery>>,
-    /// The namespace each caller's Vault token was issued in.
-    homes: HashMap<Caller, String>,
+    discovery: Arc<Discovery>,
 }
 
 impl Proxy {
-    pub fn new(
-        policies: Arc<PolicyStore>,
-        tokens: HashMap<Caller, TokenCell>,
-        upstream: Upstream,
-        limits: Arc<Limits>,
-        lockdown: watch::Receiver<bool>,
-        auditor: Auditor,
-        cache: Arc<ReadCache>,
-    ) -> Proxy {
+    pub fn new(shared: &Shared) -> Proxy {
+        let routes = shared
+            .principals
+            .iter()
+            .filter_map(|p| {
+                let caller = p.service.clone()?;
+                let route = Route {
+                    cell: p.cell.clone(),
+                    home: p.namespace.clone(),
+                };
+                Some((caller, route))
+            })
+            .collect();
         Proxy {
-            budgets: Budgets::new(tokens.keys(), &limits),
-            policies,
-            tokens,
-            upstream,
-            limits,
-            lockdown,
-            auditor,
-            cache,
-            metrics: None,
-            discovery: None,
-            homes: HashMap::new(),
+            policies: shared.policies.clone(),
+            routes,
+            upstream: shared.upstream.clone(),
+            limits: shared.limits.clone(),
+            lockdown: shared.lockdown.clone(),
+            auditor: shared.auditor.clone(),
+            cache: shared.cache.clone(),
+            metrics: shared.metrics.clone(),
+            budgets: shared.budgets.clone(),
+            discovery: shared.discovery.clone(),
         }
-    }
-
-    /// Places requests with what `discovery` learns of the server; without it every split
-    /// a namespace could make is assumed possible.
-    pub fn with_discovery(
-        mut self,
-        discovery: Arc<Discovery>,
-        homes: HashMap<Caller, String>,
-    ) -> Proxy {
-        self.discovery = Some(discovery);
-        self.homes = homes;
-        self
-    }
-
-    /// Counts every request in `metrics` (served on the admin listener).
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Proxy {
-        self.metrics = Some(metrics);
-        self
-    }
-
-    /// Whether `caller` is a configured service.
-    pub fn knows(&self, caller: &Caller) -> bool {
-        self.tokens.contains_key(caller)
-    }
-
-    /// The per-caller budgets, for the listener's connection slots.
-    pub fn budgets(&self) -> &Budgets {
-        &self.budgets
     }
 
     /// Serves one request: the only place that turns errors into responses, logs the
@@ -184,18 +162,14 @@ impl Proxy {
                 .entry(cached::X_CACHE)
                 .or_insert(label);
         }
-        if let Some(m) = &self.metrics {
-            let allowed = exchange.decision.as_ref().map(|d| d.allowed);
-            let status = response.status().as_u16();
-            let caller = conn.caller.as_ref().ok();
-            m.request(
-                caller,
-                allowed,
-                status,
-                started.elapsed(),
-                exchange.upstream_time,
-            );
-        }
+        let allowed = exchange.decision.as_ref().map(|d| d.allowed);
+        self.metrics.request(
+            conn.caller.as_ref().ok(),
+            allowed,
+            response.status().as_u16(),
+            started.elapsed(),
+            exchange.upstream_time,
+        );
         if let Ok(id) = HeaderValue::from_str(&exchange.request_id) {
             response.headers_mut().insert(REQUEST_ID, id);
         }
@@ -228,13 +202,10 @@ impl Proxy {
             conn.closing.notify_one();
             return Err(match limit {
                 ConnLimit::Total => ProxyError::ConnectionLimit,
-                ConnLimit::Caller { service, limit } => ProxyError::CallerConnections {
-                    service: service.clone(),
-                    limit: *limit,
-                },
+                ConnLimit::Caller(over) => ProxyError::Budget(over.clone()),
             });
         }
-        if *self.lockdown.borrow() {
+        if self.lockdown.is_on() {
             return Err(ProxyError::Lockdown);
         }
         let caller = conn.caller.clone().map_err(|why| {
@@ -264,11 +235,8 @@ impl Proxy {
         let op = Operation::classify(&parts, body, &self.limits.classify)?;
         exchange.classified(&op);
 
-        let home = self.homes.get(&caller).map_or("", String::as_str);
-        let placement = match &self.discovery {
-            Some(d) => Placement::resolve(&op.full_path, &d.snapshot(), home),
-            None => Placement::resolve(&op.full_path, &ServerSemantics::default(), home),
-        };
+        let home = self.routes.get(&caller).map_or("", |r| r.home.as_str());
+        let placement = Placement::resolve(&op.full_path, &self.discovery.snapshot(), home);
         let decision = self.policies.snapshot().evaluate(&caller, &op, &placement);
         let allowed = decision.allowed;
         if !allowed {
@@ -289,12 +257,8 @@ impl Proxy {
                 let forwarded = self.forward(exchange, &caller, &op).await;
                 // Before the write's answer is released: read-your-writes through the proxy.
                 self.cache.invalidate(&op, &placement);
-                if let Some(d) = self
-                    .discovery
-                    .as_ref()
-                    .filter(|_| changes_mounts(&op, &placement))
-                {
-                    d.stale();
+                if changes_mounts(&op, &placement) {
+                    self.discovery.stale();
                 }
                 let (upstream, token) = forwarded?;
                 Ok(relay(upstream, token))
@@ -314,7 +278,7 @@ impl Proxy {
         let token = if UNAUTHENTICATED.contains(&op.full_path.as_str()) {
             None
         } else {
-            let token = self.tokens.get(caller).and_then(TokenCell::current);
+            let token = self.routes.get(caller).and_then(|r| r.cell.current());
             Some(token.ok_or_else(|| ProxyError::NoToken {
                 service: caller.to_string(),
             })?)
@@ -345,7 +309,7 @@ impl Proxy {
         if upstream.status() == StatusCode::FORBIDDEN {
             // Vault says 403 both for a policy denial and for a revoked token; the renewer
             // tells them apart (once for all concurrent reports) and logs in again if needed.
-            let cell = self.tokens.get(caller);
+            let cell = self.routes.get(caller).map(|r| &r.cell);
             if let (Some(cell), Some(stale)) = (cell, token.as_ref()) {
                 if let Some(fresh) = cell.rejected(stale).await {
                     if matches!(op.verb, Verb::Read | Verb::List | Verb::Scan) {

@@ -4,13 +4,14 @@
 use http::{Response, StatusCode};
 use serde_json::json;
 
-use super::{admin_error, json_response, AdminBody, AdminState};
+use super::{admin_error, json_response, AdminBody};
 use crate::audit::AuditRecord;
 use crate::cache::ClearScope;
 use crate::identity::Caller;
+use crate::shared::Shared;
 
 /// `?prefix=secret/data/acme/` or `?service=acme/billing`; nothing clears everything.
-pub(super) fn clear(state: &AdminState, query: Option<&str>, peer: &str) -> Response<AdminBody> {
+pub(super) fn clear(state: &Shared, query: Option<&str>, peer: &str) -> Response<AdminBody> {
     let pairs: Vec<(String, String)> = query
         .map(|q| {
             url_pairs(q)

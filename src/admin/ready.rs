@@ -8,8 +8,8 @@ use http::Method;
 use serde_json::{json, Map, Value};
 use tokio::task::JoinSet;
 
-use super::AdminState;
-use crate::vault::auth::{self, TokenCall, TokenCheck};
+use crate::principal::auth::{self, TokenCall, TokenCheck};
+use crate::shared::Shared;
 
 /// The whole check is bounded so an orchestrator's probe gets an answer, not a hang.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,7 +36,7 @@ fn merge(into: &mut Value, detail: Value) {
     }
 }
 
-pub(super) async fn check(state: &AdminState) -> Report {
+pub(super) async fn check(state: &Shared) -> Report {
     let mut checks = Map::new();
     // A store exists only once a policy set loaded; a rejected reload keeps the last good
     // set in force, so it is reported but does not make vaultgate unready.
@@ -47,7 +47,7 @@ pub(super) async fn check(state: &AdminState) -> Report {
     );
     checks.insert(
         "lockdown".into(),
-        if *state.lockdown.borrow() {
+        if state.lockdown.is_on() {
             fail("lockdown in force: every request is refused (POST /unlock)")
         } else {
             pass(json!({}))
@@ -79,7 +79,7 @@ pub(super) async fn check(state: &AdminState) -> Report {
 
 /// `sys/health` with standbys counted as serving (they forward to the active node); sealed,
 /// uninitialized or unreachable is not ready.
-async fn vault_health(state: &AdminState) -> Value {
+async fn vault_health(state: &Shared) -> Value {
     let target = "/v1/sys/health?standbyok=true&perfstandbyok=true";
     match state
         .upstream
@@ -106,9 +106,9 @@ async fn vault_health(state: &AdminState) -> Value {
 /// Every service's token, looked up with `lookup-self` (concurrently). A token Vault
 /// refuses is reported to its renewer, which logs in again, so readiness returns on its own
 /// instead of waiting for the next renewal while no traffic arrives.
-async fn service_tokens(state: &AdminState) -> Value {
+async fn service_tokens(state: &Shared) -> Value {
     let mut lookups = JoinSet::new();
-    for p in state.principals.iter().filter(|p| p.service) {
+    for p in state.principals.iter().filter(|p| p.service.is_some()) {
         let (p, upstream) = (p.clone(), state.upstream.clone());
         lookups.spawn(async move {
             let Some(token) = p.cell.current() else {

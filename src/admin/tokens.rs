@@ -3,12 +3,12 @@
 
 use serde_json::{json, Value};
 
-use super::AdminState;
+use crate::shared::Shared;
 
 /// Per principal: whether it holds a token, TTL left, counts and the last refresh. Never the
 /// token or its accessor.
-pub(super) fn view(state: &AdminState) -> Value {
-    let locked = *state.lockdown.borrow();
+pub(super) fn view(state: &Shared) -> Value {
+    let locked = state.lockdown.is_on();
     let principals: serde_json::Map<String, Value> = state
         .principals
         .iter()
@@ -23,7 +23,7 @@ pub(super) fn view(state: &AdminState) -> Value {
             };
             let view = json!({
                 "state": condition,
-                "service": p.service,
+                "service": p.service.is_some(),
                 "ttl_remaining_s": s.ttl_remaining().filter(|_| held).map(|t| t.as_secs()),
                 "next_refresh_in_s": s.next_refresh_in.map(|t| t.as_secs()),
                 "logins": s.logins,

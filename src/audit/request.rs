@@ -40,7 +40,7 @@ pub struct CallerPart<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub unidentified: Option<&'a str>,
+    pub unidentified: Option<Shown<&'a dyn DisplayDebug>>,
 }
 
 /// Only `method` for a request that was never classified.
@@ -191,7 +191,7 @@ mod tests {
                 peer: "p",
                 service: None,
                 tenant: None,
-                unidentified: Some("no cert"),
+                unidentified: Some(Shown(&"no cert")),
             },
             operation: OperationPart {
                 method: "PUT",

@@ -1,10 +1,9 @@
-//! `vaultgate run`: start the proxy and stop it gracefully on SIGINT or SIGTERM.
+//! `vaultgate run`: start the proxy with the process's signals, and stop it gracefully on
+//! SIGINT or SIGTERM.
 
 use std::path::Path;
 
-use tokio::signal::unix::{signal, SignalKind};
-
-use crate::app::{App, AppError};
+use crate::app::{App, AppError, Tuning};
 use crate::config::{Config, ConfigError};
 
 #[derive(Debug, thiserror::Error)]
@@ -13,8 +12,6 @@ pub enum RunError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     App(#[from] AppError),
-    #[error("cannot install signal handlers: {0}")]
-    Signals(std::io::Error),
 }
 
 pub async fn run(file: &Path) -> Result<(), RunError> {
@@ -25,38 +22,15 @@ pub async fn run(file: &Path) -> Result<(), RunError> {
         services = config.services.len(),
         "configuration loaded"
     );
-    let app = App::start(config).await?;
+    // `vaultgate run` owns the process: App's control task handles SIGHUP (reload),
+    // SIGUSR1/SIGUSR2 (lockdown, unlock) and SIGTERM/SIGINT (graceful stop).
+    let tuning = Tuning {
+        signals: true,
+        ..Tuning::default()
+    };
+    let app = App::start_with(config, tuning).await?;
     let summary = app.summary();
     summary.log(&summary.probe_vault().await);
-    let stop = app.shutdown_handle();
-    let lockdown = app.lockdown_handle();
-    let mut term = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
-    let mut int = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
-    // Incident response without the admin listener: SIGUSR1 locks down (deny everything,
-    // revoke every token), SIGUSR2 unlocks (fresh logins).
-    let mut usr1 = signal(SignalKind::user_defined1()).map_err(RunError::Signals)?;
-    let mut usr2 = signal(SignalKind::user_defined2()).map_err(RunError::Signals)?;
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-                _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-                _ = usr1.recv() => {
-                    tracing::warn!("SIGUSR1: lockdown, refusing every request and revoking every token");
-                    lockdown.send_replace(true);
-                    continue;
-                }
-                _ = usr2.recv() => {
-                    tracing::warn!("SIGUSR2: unlock, logging in afresh");
-                    lockdown.send_replace(false);
-                    continue;
-                }
-                () = stop.cancelled() => return,
-            }
-            stop.cancel();
-            return;
-        }
-    });
     app.run().await?;
     tracing::info!("stopped");
     Ok(())

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::principal::auth::{approle_login, Login};
 use crate::upstream::{Upstream, UpstreamError};
-use crate::vault::auth::{approle_login, Login};
 use crate::vault::token::Token;
 use report::{answer, describe_login, describe_secret, failed, fingerprint, ok};
 pub use setup::SetupError;

@@ -12,48 +12,12 @@ mod tests;
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// The first ambiguous request head on one connection, shared between the guard (which
-/// reads the bytes) and the proxy (which answers the requests).
-#[derive(Debug)]
-pub struct FramingVerdict {
-    /// 0-based index of the flagged head; `u64::MAX` while none is.
-    index: AtomicU64,
-    reason: OnceLock<&'static str>,
-}
-
-impl Default for FramingVerdict {
-    fn default() -> FramingVerdict {
-        FramingVerdict {
-            index: AtomicU64::new(u64::MAX),
-            reason: OnceLock::new(),
-        }
-    }
-}
-
-impl FramingVerdict {
-    /// Why request `index` (0-based, in arrival order on this connection) must be refused,
-    /// if it must.
-    pub fn violation(&self, index: u64) -> Option<&'static str> {
-        if self.index.load(Ordering::Acquire) == index {
-            self.reason.get().copied()
-        } else {
-            None
-        }
-    }
-
-    fn flag(&self, index: u64, reason: &'static str) {
-        // Only the first violation counts: the connection is closed after answering it.
-        if self.reason.set(reason).is_ok() {
-            self.index.store(index, Ordering::Release);
-        }
-    }
-}
+use crate::connection::FramingVerdict;
 
 const CONTENT_LENGTH: &[u8] = b"content-length";
 const TRANSFER_ENCODING: &[u8] = b"transfer-encoding";

@@ -4,14 +4,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use notify::{RecursiveMode, Watcher};
 use rustls::ServerConfig;
 use serde_json::json;
-use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
@@ -20,9 +17,7 @@ use crate::audit::{AuditRecord, Auditor};
 use crate::config::{ListenerConfig, ListenerIdentity, TlsFiles};
 use crate::digest::Sha256Hex;
 use crate::pem::{read_certs, read_key};
-
-/// Changes within this window are applied as one reload (a cert and its key are two writes).
-const DEBOUNCE: Duration = Duration::from_millis(200);
+use crate::reload::{self, FileWatch};
 
 /// The server TLS of one listener; the sole writer of its current `ServerConfig`.
 pub struct ServerTls {
@@ -116,8 +111,12 @@ impl ServerTls {
 
     /// Reloads on SIGHUP and on any change in the folders holding the files (watching the
     /// folders, not the files, survives editors and tools that replace a file by renaming).
-    pub async fn watch(self: Arc<Self>, shutdown: CancellationToken, auditor: Auditor) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    pub async fn watch(
+        self: Arc<Self>,
+        shutdown: CancellationToken,
+        mut reloads: watch::Receiver<u64>,
+        auditor: Auditor,
+    ) {
         let mut dirs: Vec<PathBuf> = self
             .watched_files()
             .iter()
@@ -125,35 +124,18 @@ impl ServerTls {
             .collect();
         dirs.sort();
         dirs.dedup();
-        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok_and(|e| !e.kind.is_access()) {
-                let _ = tx.send(());
-            }
-        })
-        .and_then(|mut w| {
-            for dir in &dirs {
-                w.watch(dir, RecursiveMode::NonRecursive)?;
-            }
-            Ok(w)
-        });
-        let _watcher = match watcher {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::warn!(listener = %self.label, error = %e, "cannot watch TLS files; reload with SIGHUP");
-                None
-            }
-        };
-        let mut hup = signal(SignalKind::hangup()).ok();
+        let mut files = FileWatch::new(&dirs, false)
+            .map_err(|e| tracing::warn!(listener = %self.label, error = %e, "cannot watch TLS files; reload with SIGHUP"))
+            .ok();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                Some(()) = rx.recv() => {}
-                Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => {
-                    tracing::info!(listener = %self.label, "SIGHUP: reloading TLS certificates");
-                }
+                () = reload::changed(&mut files) => {}
+                r = reloads.changed() => match r {
+                    Ok(()) => tracing::info!(listener = %self.label, "SIGHUP: reloading TLS certificates"),
+                    Err(_) => return,
+                },
             }
-            tokio::time::sleep(DEBOUNCE).await;
-            while rx.try_recv().is_ok() {}
             self.reload_logged(&auditor);
         }
     }

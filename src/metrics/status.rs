@@ -10,7 +10,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 
 use crate::audit::Auditor;
 use crate::policy::PolicyStore;
-use crate::vault::renewer::{PrincipalStatus, TokenCell};
+use crate::principal::cell::{PrincipalStatus, TokenCell};
 
 type Fmt = Result<(), std::fmt::Error>;
 

@@ -4,17 +4,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use arc_swap::{ArcSwap, Guard};
-use notify::{RecursiveMode, Watcher};
-use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::{PolicyError, PolicySet};
 use crate::audit::{AuditRecord, Auditor};
 use crate::identity::Caller;
+use crate::reload::{self, FileWatch};
 use serde_json::json;
 
 /// What the last reloads did, for logs, readiness and metrics.
@@ -34,9 +32,6 @@ pub struct PolicyStore {
     callers: Vec<Caller>,
     status: Mutex<ReloadStatus>,
 }
-
-/// Changes within this window are applied as one reload (editors write in several steps).
-const DEBOUNCE: Duration = Duration::from_millis(200);
 
 impl PolicyStore {
     /// The first load: an error here stops startup, since there is no good set to keep.
@@ -101,37 +96,24 @@ impl PolicyStore {
         }
     }
 
-    /// Reloads on every change below the policy directory and on SIGHUP, until shutdown.
-    pub async fn watch(self: Arc<Self>, shutdown: CancellationToken, auditor: Auditor) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
-        let notify_tx = tx.clone();
-        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok_and(|e| !e.kind.is_access()) {
-                let _ = notify_tx.send(());
-            }
-        })
-        .and_then(|mut w| w.watch(&self.dir, RecursiveMode::Recursive).map(|()| w));
+    /// Reloads on every change below the policy directory and on each reload notice
+    /// (SIGHUP), until shutdown.
+    pub async fn watch(
+        self: Arc<Self>,
+        shutdown: CancellationToken,
+        mut reloads: watch::Receiver<u64>,
+        auditor: Auditor,
+    ) {
         // Without a watcher (e.g. inotify limits) SIGHUP still works; say so once.
-        let _watcher = match watcher {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot watch policies; reload with SIGHUP");
-                None
-            }
-        };
-        let mut hup = signal(SignalKind::hangup()).ok();
+        let mut files = FileWatch::new(std::slice::from_ref(&self.dir), true)
+            .map_err(|e| tracing::warn!(error = %e, "cannot watch policies; reload with SIGHUP"))
+            .ok();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                Some(()) = rx.recv() => {}
-                Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => {
-                    tracing::info!("SIGHUP: reloading policies and reopening audit files");
-                    auditor.reopen();
-                }
+                () = reload::changed(&mut files) => {}
+                r = reloads.changed() => if r.is_err() { return },
             }
-            // Collect the burst of events one save produces, then reload once.
-            tokio::time::sleep(DEBOUNCE).await;
-            while rx.try_recv().is_ok() {}
             let _ = self.reload_audited(&auditor);
         }
     }

@@ -6,6 +6,8 @@ use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 
 use super::ProxyBody;
+use crate::budget::BudgetError;
+use crate::connection::Unidentified;
 use crate::upstream::UpstreamError;
 use crate::vault::operation::ClassifyError;
 
@@ -30,7 +32,7 @@ impl Side {
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
     #[error("{0}")]
-    Identity(String),
+    Identity(#[from] Unidentified),
     /// Refused before authorization: never cleaned or redirected (vault-semantics §3.5).
     #[error("request refused: {0}")]
     Classify(#[from] ClassifyError),
@@ -54,12 +56,8 @@ pub enum ProxyError {
         "upstream Vault answered with a redirect ({status}); vaultgate never follows redirects"
     )]
     Redirect { status: u16 },
-    #[error("service {service} has {limit} requests in flight; retry shortly")]
-    CallerBusy { service: String, limit: usize },
-    #[error("service {service} has {limit} connections open; reuse one of them")]
-    CallerConnections { service: String, limit: usize },
-    #[error("service {service} is over its request rate; retry in {retry_after} s")]
-    CallerRate { service: String, retry_after: u64 },
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
     /// An HTTP/1 head the framing guard flagged (duplicate `Content-Length`, bare LF, ...).
     #[error("ambiguous request framing: {0}")]
     Framing(&'static str),
@@ -78,9 +76,7 @@ impl ProxyError {
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::Body(_)
             | ProxyError::Framing(_)
-            | ProxyError::CallerBusy { .. }
-            | ProxyError::CallerConnections { .. }
-            | ProxyError::CallerRate { .. } => Side::Caller,
+            | ProxyError::Budget(_) => Side::Caller,
             ProxyError::Upstream(_) | ProxyError::Redirect { .. } | ProxyError::Shared { .. } => {
                 Side::Upstream
             }
@@ -99,9 +95,7 @@ impl ProxyError {
             }
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Body(_) | ProxyError::Framing(_) => StatusCode::BAD_REQUEST,
-            ProxyError::CallerBusy { .. }
-            | ProxyError::CallerConnections { .. }
-            | ProxyError::CallerRate { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::Budget(_) => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::NoToken { .. } | ProxyError::ConnectionLimit | ProxyError::Lockdown => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -118,8 +112,7 @@ impl ProxyError {
         };
         let mut resp = vault_error(self.status(), &format!("{prefix}{self}"));
         let retry_after = match self {
-            ProxyError::CallerBusy { .. } | ProxyError::CallerConnections { .. } => Some(1),
-            ProxyError::CallerRate { retry_after, .. } => Some((*retry_after).max(1)),
+            ProxyError::Budget(over) => Some(over.retry_after()),
             _ => None,
         };
         if let Some(secs) = retry_after {
@@ -129,7 +122,7 @@ impl ProxyError {
         if matches!(
             self,
             ProxyError::ConnectionLimit
-                | ProxyError::CallerConnections { .. }
+                | ProxyError::Budget(BudgetError::Connections { .. })
                 | ProxyError::Framing(_)
                 | ProxyError::Identity(_)
         ) {

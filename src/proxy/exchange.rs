@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use super::{ConnInfo, ProxyError};
+use super::ProxyError;
 use crate::audit::{
     now_rfc3339, CallerPart, DecisionPart, ErrorPart, OperationPart, RequestRecord, ResponsePart,
     RulePart, Shown, UpstreamPart, SCHEMA_VERSION,
 };
 use crate::cache::CacheStatus;
+use crate::connection::ConnInfo;
 use crate::policy::Decision;
 use crate::vault::operation::{Operation, Verb};
 
@@ -75,7 +76,7 @@ impl Exchange {
     ) -> RequestRecord<'a> {
         let (caller, why) = match &conn.caller {
             Ok(c) => (Some(c), None),
-            Err(why) => (None, Some(why.as_str())),
+            Err(why) => (None, Some(Shown(why as _))),
         };
         let op = self.operation.as_ref();
         RequestRecord {

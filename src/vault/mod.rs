@@ -1,11 +1,8 @@
-//! Everything that speaks Vault: request classification, where the server lands a request
-//! and what it requires there, tokens, logins and their renewal.
+//! Vault's request semantics, with no I/O: how a request is classified, where the server
+//! lands it and what it requires there (sudo, existence checks), and the `Token` type.
 
-pub mod auth;
-pub mod discovery;
 pub mod operation;
 pub mod placement;
-pub mod renewer;
 pub mod semantics;
 pub mod sudo;
 pub mod token;

@@ -321,21 +321,9 @@ async fn a_token_revoked_under_load_heals_and_every_answer_is_audited() {
     let gate = gate(&bao, &pki, &audit, &Gate::default_vault(&bao)).await;
     let client = pki.client_for(SERVICE);
     let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
-    // A brand-new token is not re-checked on a 403 (tokens.rs); let it age past that.
-    tokio::time::sleep(Duration::from_millis(2200)).await;
-
     let load = Load::start(&client, &gate.url(), 4, true);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let old = gate.token(SERVICE);
-    let (status, _) = bao
-        .api(
-            "POST",
-            "auth/token/revoke",
-            Some(json!({ "token": old })),
-            "root",
-        )
-        .await;
-    assert_eq!(status, 204);
+    let old = gate.revoke_token(&bao, SERVICE).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     let workers = load.finish().await;
     let healed = poll_status(&client, &url, 200, 50).await;

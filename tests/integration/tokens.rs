@@ -78,19 +78,8 @@ async fn a_revoked_token_heals_with_one_login_for_fifty_concurrent_reads() {
     let pki = Pki::new(&["acme/billing"]);
     let gate = Gate::start(&bao, &pki, &["acme/billing"]).await;
     let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
-    // A brand-new token is trusted without re-checking; let it age past that window.
-    tokio::time::sleep(Duration::from_millis(2200)).await;
-    let old = gate.token("acme/billing");
     let logins = gate.cells["acme/billing"].status().logins;
-    let (status, _) = bao
-        .api(
-            "POST",
-            "auth/token/revoke",
-            Some(json!({ "token": old })),
-            "root",
-        )
-        .await;
-    assert_eq!(status, 204);
+    let old = gate.revoke_token(&bao, "acme/billing").await;
 
     let client = pki.client_for("acme/billing");
     let reads = (0..50).map(|_| {
@@ -121,7 +110,7 @@ async fn shutdown_and_lockdown_revoke_every_token() {
 
     // Lockdown: every request refused, every token revoked at once.
     let before = gate.token("acme/billing");
-    gate.lockdown.send_replace(true);
+    gate.lockdown.set(true).await;
     assert_eq!(poll_status(&client, &url, 503, 50).await, 503);
     for _ in 0..50 {
         if !alive(&bao, &before).await {
@@ -132,7 +121,7 @@ async fn shutdown_and_lockdown_revoke_every_token() {
     assert!(!alive(&bao, &before).await, "lockdown left the token alive");
 
     // Unlock: fresh logins, reads work again.
-    gate.lockdown.send_replace(false);
+    gate.lockdown.set(false).await;
     assert_eq!(poll_status(&client, &url, 200, 50).await, 200);
     let held = [gate.token("acme/billing"), gate.token("acme/web")];
     assert_ne!(held[0], held[1], "two services must not share a token");

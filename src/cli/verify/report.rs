@@ -6,7 +6,7 @@ use http::StatusCode;
 use serde_json::Value;
 
 use super::STEPS;
-use crate::vault::auth::{vault_errors, Login};
+use crate::principal::auth::{vault_errors, Login};
 
 /// Prints a step that passed, with what it found.
 pub fn ok(step: u8, label: &str, detail: &str) {

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::VerifyArgs;
 use crate::config::VaultConfig;
-use crate::vault::auth::{read_secret, AuthError};
+use crate::principal::auth::{read_secret, AuthError};
 use crate::vault::token::Token;
 
 #[derive(Debug, thiserror::Error)]

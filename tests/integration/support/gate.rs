@@ -7,13 +7,14 @@ use std::time::Duration;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use vaultgate::app::App;
+use vaultgate::app::{App, Tuning};
 use vaultgate::cache::ReadCache;
 use vaultgate::config::Config;
-use vaultgate::vault::discovery::Discovery;
-use vaultgate::vault::renewer::TokenCell;
+use vaultgate::discovery::Discovery;
+use vaultgate::principal::cell::TokenCell;
+use vaultgate::principal::renewer::Timing;
+use vaultgate::reload::Lockdown;
 
 use super::openbao::OpenBao;
 use super::pki::Pki;
@@ -42,7 +43,7 @@ pub struct Gate {
     task: Option<tokio::task::JoinHandle<()>>,
     /// Each service's token cell, by `tenant/service`.
     pub cells: HashMap<String, TokenCell>,
-    pub lockdown: Arc<watch::Sender<bool>>,
+    pub lockdown: Lockdown,
     pub cache: Arc<ReadCache>,
     pub discovery: Arc<Discovery>,
 }
@@ -89,7 +90,16 @@ impl Gate {
     pub async fn start_file(dir: tempfile::TempDir, config_file: &Path) -> Gate {
         let config = Config::load(config_file).unwrap();
         let callers = config.callers();
-        let app = App::start(config).await.unwrap();
+        // A token is re-checked on the first refusal: tests revoke tokens and need not wait
+        // out the production 2 s during which a fresh token is trusted.
+        let tuning = Tuning {
+            renewer: Timing {
+                fresh: Duration::ZERO,
+                ..Timing::default()
+            },
+            ..Tuning::default()
+        };
+        let app = App::start_with(config, tuning).await.unwrap();
         assert!(
             app.wait_ready(Duration::from_secs(20)).await,
             "vaultgate services did not log in"
@@ -101,8 +111,8 @@ impl Gate {
             .map(|c| (c.to_string(), app.token_cell(c).unwrap().clone()))
             .collect();
         let lockdown = app.lockdown_handle();
-        let cache = app.cache().clone();
-        let discovery = app.discovery().clone();
+        let cache = app.shared().cache.clone();
+        let discovery = app.shared().discovery.clone();
         let stop = app.shutdown_handle();
         let task = tokio::spawn(async move {
             app.run().await.unwrap();
@@ -258,6 +268,22 @@ dir = "{policies}"
     /// The token vaultgate currently holds for a service (tests prove it never leaks).
     pub fn token(&self, service: &str) -> String {
         self.cells[service].current().unwrap().expose().to_owned()
+    }
+
+    /// Revokes the token vaultgate holds for `service` behind its back, as an operator or an
+    /// expiry would; returns the revoked token.
+    pub async fn revoke_token(&self, bao: &OpenBao, service: &str) -> String {
+        let old = self.token(service);
+        let (status, body) = bao
+            .api(
+                "POST",
+                "auth/token/revoke",
+                Some(serde_json::json!({ "token": old })),
+                "root",
+            )
+            .await;
+        assert_eq!(status, 204, "revoke: {body}");
+        old
     }
 
     /// Stops vaultgate and waits for it to drain.

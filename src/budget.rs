@@ -14,7 +14,26 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::config::Limits;
 use crate::identity::Caller;
 
-use super::{ConnLimit, ProxyError};
+/// A caller past one of its budgets: answered 429 with `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BudgetError {
+    #[error("service {service} has {limit} connections open; reuse one of them")]
+    Connections { service: String, limit: usize },
+    #[error("service {service} has {limit} requests in flight; retry shortly")]
+    InFlight { service: String, limit: usize },
+    #[error("service {service} is over its request rate; retry in {retry_after} s")]
+    Rate { service: String, retry_after: u64 },
+}
+
+impl BudgetError {
+    /// Whole seconds for `Retry-After`.
+    pub fn retry_after(&self) -> u64 {
+        match self {
+            BudgetError::Connections { .. } | BudgetError::InFlight { .. } => 1,
+            BudgetError::Rate { retry_after, .. } => (*retry_after).max(1),
+        }
+    }
+}
 
 /// How long a request over its caller's rate may wait for the next token before it is
 /// refused. Short bursts are smoothed (as nginx's `limit_req` with a burst queue does), and
@@ -90,15 +109,20 @@ impl Budgets {
         }
     }
 
+    /// Whether `caller` is a configured service (only those have budgets).
+    pub fn knows(&self, caller: &Caller) -> bool {
+        self.by_caller.contains_key(caller)
+    }
+
     /// A connection slot for `caller`, or the limit its connection is past (its requests
     /// then get 429).
-    pub fn connection(&self, caller: &Caller) -> Result<Option<Slot>, ConnLimit> {
+    pub fn connection(&self, caller: &Caller) -> Result<Option<Slot>, BudgetError> {
         let Some(budget) = self.by_caller.get(caller) else {
             return Ok(None);
         };
         match budget.connections.clone().try_acquire_owned() {
             Ok(p) => Ok(Some(Slot(p))),
-            Err(_) => Err(ConnLimit::Caller {
+            Err(_) => Err(BudgetError::Connections {
                 service: caller.to_string(),
                 limit: self.max_connections,
             }),
@@ -109,7 +133,7 @@ impl Budgets {
     /// caller's requests can wait here), then a token from the rate bucket, waiting for it
     /// when the next one is at most `RATE_QUEUE` away. The slot is held until the answer's
     /// head is ready.
-    pub async fn request(&self, caller: &Caller) -> Result<Option<Slot>, ProxyError> {
+    pub async fn request(&self, caller: &Caller) -> Result<Option<Slot>, BudgetError> {
         let Some(budget) = self.by_caller.get(caller) else {
             return Ok(None);
         };
@@ -118,7 +142,7 @@ impl Budgets {
                 .in_flight
                 .clone()
                 .try_acquire_owned()
-                .map_err(|_| ProxyError::CallerBusy {
+                .map_err(|_| BudgetError::InFlight {
                     service: caller.to_string(),
                     limit: self.max_requests,
                 })?;
@@ -132,9 +156,9 @@ impl Budgets {
 
     /// Waits in the caller's queue for a token, at most `RATE_QUEUE` in all; refused with
     /// the time to the next token when it is further off than that.
-    async fn wait_for_token(&self, caller: &Caller, rate: &Rate) -> Result<(), ProxyError> {
+    async fn wait_for_token(&self, caller: &Caller, rate: &Rate) -> Result<(), BudgetError> {
         let deadline = tokio::time::Instant::now() + RATE_QUEUE;
-        let refused = |wait: Duration| ProxyError::CallerRate {
+        let refused = |wait: Duration| BudgetError::Rate {
             service: caller.to_string(),
             retry_after: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
         };
@@ -180,7 +204,7 @@ mod tests {
         let _second = budgets.connection(&a).unwrap();
         assert!(matches!(
             budgets.connection(&a),
-            Err(ConnLimit::Caller { limit: 2, .. })
+            Err(BudgetError::Connections { limit: 2, .. })
         ));
         assert!(budgets.connection(&b).unwrap().is_some());
         drop(first);
@@ -199,7 +223,7 @@ mod tests {
         drop(budgets.request(&a).await.unwrap());
         drop(budgets.request(&a).await.unwrap());
         match budgets.request(&a).await {
-            Err(ProxyError::CallerRate { retry_after, .. }) => {
+            Err(BudgetError::Rate { retry_after, .. }) => {
                 assert!((90..=100).contains(&retry_after), "{retry_after}")
             }
             other => panic!("expected a rate refusal, got {other:?}"),
@@ -219,7 +243,7 @@ mod tests {
             // Never CallerBusy: the refused request did not keep the one slot.
             let refused = budgets.request(&a).await;
             assert!(
-                matches!(refused, Err(ProxyError::CallerRate { .. })),
+                matches!(refused, Err(BudgetError::Rate { .. })),
                 "{refused:?}"
             );
         }

@@ -11,9 +11,9 @@ use http::{Method, StatusCode};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::renewer::TokenCell;
-use super::semantics::ServerSemantics;
+use crate::principal::cell::TokenCell;
 use crate::upstream::Upstream;
+use crate::vault::semantics::ServerSemantics;
 
 /// OpenAPI documents are large (about 0.7 MB for a dev server's mounts).
 const MAX_DOCUMENT: usize = 16 * 1024 * 1024;

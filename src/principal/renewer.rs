@@ -1,97 +1,124 @@
 //! `Renewer`: the one task that owns a principal's token. It logs in, renews at about two
 //! thirds of the TTL, logs in again when the token can no longer be extended or is rejected,
 //! backs off while Vault is away, revokes on shutdown and lockdown, and publishes the token
-//! through a `TokenCell` that the proxy reads once per request.
+//! through its `TokenCell`. Vault is reached through `TokenApi`, and every timing is a
+//! `Timing` parameter, so the logic runs on tokio's paused clock in unit tests.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::auth::{self, AuthError, Login, TokenCall, TokenCheck};
+use super::cell::{PrincipalStatus, Suspect, TokenCell};
+use super::Role;
 use crate::audit::{AuditRecord, Auditor};
 use crate::config::{AuthConfig, PrincipalConfig};
 use crate::identity::Caller;
-use crate::upstream::Upstream;
-use crate::vault::auth::{self, Login, TokenCall, TokenCheck};
+use crate::upstream::{Upstream, UpstreamError};
 use crate::vault::token::Token;
 
-/// What a principal's token has been doing: for logs now, readiness and metrics later.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PrincipalStatus {
-    pub logins: u64,
-    pub renewals: u64,
-    pub revocations: u64,
-    /// Failed logins and renewals, in total and since the last success.
-    pub failures: u64,
-    pub consecutive_failures: u32,
-    /// The most recent failed login or renewal (kept after later successes), never a secret.
-    pub last_error: Option<String>,
-    /// The TTL Vault last reported, and when the next renewal or re-login is due.
-    pub ttl: Option<Duration>,
-    pub last_refresh: Option<SystemTime>,
-    pub next_refresh_in: Option<Duration>,
+/// What a renewer asks Vault: logins and its token's own lookup, renewal and revocation.
+pub trait TokenApi: std::fmt::Debug + Send + Sync + 'static {
+    fn login(
+        &self,
+        auth: &AuthConfig,
+        namespace: &str,
+        issuer: Option<&Token>,
+        owner: Option<&Caller>,
+    ) -> impl Future<Output = Result<Login, AuthError>> + Send;
+
+    fn call(
+        &self,
+        namespace: &str,
+        token: &Token,
+        call: TokenCall,
+    ) -> impl Future<Output = Result<TokenCheck, UpstreamError>> + Send;
+
+    /// The issuer revokes a child token it minted (when the child cannot revoke itself).
+    fn revoke_child(
+        &self,
+        namespace: &str,
+        issuer: &Token,
+        child: &Token,
+    ) -> impl Future<Output = Result<TokenCheck, UpstreamError>> + Send;
 }
 
-impl PrincipalStatus {
-    /// What is left of the TTL Vault last reported, counted from that report.
-    pub fn ttl_remaining(&self) -> Option<Duration> {
-        let since = self.last_refresh?.elapsed().unwrap_or_default();
-        Some(self.ttl?.saturating_sub(since))
-    }
-}
-
-/// A request's report that Vault refused the token it carried.
-#[derive(Debug)]
-struct Suspect {
-    stale: Arc<Token>,
-    reply: oneshot::Sender<Option<Arc<Token>>>,
-}
-
-/// Read side of a principal's token: cheap to clone, read once per request.
+/// `TokenApi` over the pooled client to Vault.
 #[derive(Debug, Clone)]
-pub struct TokenCell {
-    rx: watch::Receiver<Option<Arc<Token>>>,
-    suspects: mpsc::Sender<Suspect>,
-    status: Arc<Mutex<PrincipalStatus>>,
+pub struct VaultTokens(pub Upstream);
+
+impl TokenApi for VaultTokens {
+    async fn login(
+        &self,
+        auth: &AuthConfig,
+        namespace: &str,
+        issuer: Option<&Token>,
+        owner: Option<&Caller>,
+    ) -> Result<Login, AuthError> {
+        auth::login(auth, namespace, &self.0, issuer, owner).await
+    }
+
+    async fn call(
+        &self,
+        namespace: &str,
+        token: &Token,
+        call: TokenCall,
+    ) -> Result<TokenCheck, UpstreamError> {
+        auth::token_call(&self.0, namespace, token, call).await
+    }
+
+    async fn revoke_child(
+        &self,
+        namespace: &str,
+        issuer: &Token,
+        child: &Token,
+    ) -> Result<TokenCheck, UpstreamError> {
+        auth::revoke_child(&self.0, namespace, issuer, child).await
+    }
 }
 
-impl TokenCell {
-    pub fn current(&self) -> Option<Arc<Token>> {
-        self.rx.borrow().clone()
-    }
+/// The renewer's clock: how long to back off, when a token is too young to re-check, and
+/// how often a token file is looked at.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+    /// A token this young is not re-checked when a request is refused: Vault's 403 is then
+    /// a policy denial, and re-logging in on every denial would flood Vault with logins.
+    pub fresh: Duration,
+    pub token_file_poll: Duration,
+}
 
-    /// Waits until a token is present (used by readiness and tests).
-    pub async fn ready(&mut self) -> bool {
-        self.rx.wait_for(|t| t.is_some()).await.is_ok()
-    }
-
-    pub fn status(&self) -> PrincipalStatus {
-        self.status.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Vault answered 403 to a request carrying `stale`. Returns a replacement if the token
-    /// turned out to be invalid and a new login succeeded. Concurrent reports of the same
-    /// token share one check and one login.
-    pub async fn rejected(&self, stale: &Arc<Token>) -> Option<Arc<Token>> {
-        let (reply, answer) = oneshot::channel();
-        let suspect = Suspect {
-            stale: Arc::clone(stale),
-            reply,
-        };
-        self.suspects.send(suspect).await.ok()?;
-        answer.await.ok().flatten()
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            first_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            fresh: Duration::from_secs(2),
+            token_file_poll: Duration::from_secs(1),
+        }
     }
 }
 
 /// What the renewer obeys besides its own schedule.
 #[derive(Debug, Clone)]
-pub struct Control {
+pub struct Lifecycle {
     /// Revoke (if configured) and stop; cancelled after in-flight requests have drained.
     pub stop: CancellationToken,
     /// `true`: revoke the token now and hold none until unlocked.
     pub lockdown: watch::Receiver<bool>,
+}
+
+/// The next change of the lockdown state; never, once its writer has stopped (at shutdown,
+/// before the renewers are told to revoke and stop).
+async fn lockdown_changed(lockdown: &mut watch::Receiver<bool>) {
+    if lockdown.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 #[derive(Debug)]
@@ -106,53 +133,47 @@ struct Held {
     file_stamp: Option<SystemTime>,
 }
 
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
-/// A token this young is not re-checked when a request is refused: Vault's 403 is then a
-/// policy denial, and re-logging in on every denial would flood Vault with logins.
-const FRESH: Duration = Duration::from_secs(2);
-const TOKEN_FILE_POLL: Duration = Duration::from_secs(1);
-
 #[derive(Debug)]
-pub struct Renewer {
+pub struct Renewer<A: TokenApi = VaultTokens> {
     name: String,
     principal: PrincipalConfig,
     owner: Option<Caller>,
-    upstream: Upstream,
+    api: A,
     issuer: Option<TokenCell>,
     cell: watch::Sender<Option<Arc<Token>>>,
     suspects: mpsc::Receiver<Suspect>,
     status: Arc<Mutex<PrincipalStatus>>,
     backoff: Duration,
+    timing: Timing,
     auditor: Auditor,
 }
 
-impl Renewer {
-    /// `owner` is the service this principal serves (None for the issuer); `issuer` is the
-    /// issuer's cell for `auth = "issued"` principals.
+impl<A: TokenApi> Renewer<A> {
     pub fn new(
         principal: PrincipalConfig,
-        owner: Option<Caller>,
-        upstream: Upstream,
-        issuer: Option<TokenCell>,
+        role: Role,
+        api: A,
         auditor: Auditor,
-    ) -> (Renewer, TokenCell) {
+        timing: Timing,
+    ) -> (Renewer<A>, TokenCell) {
         let (cell, rx) = watch::channel(None);
         let (tx, suspects) = mpsc::channel(1024);
         let status = Arc::new(Mutex::new(PrincipalStatus::default()));
-        let name = owner
-            .as_ref()
-            .map_or("issuer".to_owned(), Caller::to_string);
+        let (name, owner, issuer) = match role {
+            Role::Issuer => ("issuer".to_owned(), None, None),
+            Role::Service { caller, issuer } => (caller.to_string(), Some(caller), issuer),
+        };
         let renewer = Renewer {
             name,
             principal,
             owner,
-            upstream,
+            api,
             issuer,
             cell,
             suspects,
             status: status.clone(),
-            backoff: FIRST_BACKOFF,
+            backoff: timing.first_backoff,
+            timing,
             auditor,
         };
         let cell = TokenCell {
@@ -163,9 +184,9 @@ impl Renewer {
         (renewer, cell)
     }
 
-    pub async fn run(mut self, mut ctl: Control) {
+    pub async fn run(mut self, mut ctl: Lifecycle) {
         let mut held: Option<Held> = None;
-        let mut poll = tokio::time::interval(TOKEN_FILE_POLL);
+        let mut poll = tokio::time::interval(self.timing.token_file_poll);
         let watches_file = matches!(self.principal.auth, AuthConfig::TokenFile { .. });
         loop {
             if *ctl.lockdown.borrow_and_update() {
@@ -174,7 +195,7 @@ impl Renewer {
                 }
                 self.cell.send_replace(None);
                 tokio::select! {
-                    r = ctl.lockdown.changed() => if r.is_err() { return },
+                    () = lockdown_changed(&mut ctl.lockdown) => {}
                     () = ctl.stop.cancelled() => return,
                     Some(s) = self.suspects.recv() => { let _ = s.reply.send(None); }
                 }
@@ -191,7 +212,7 @@ impl Renewer {
                         tokio::select! {
                             () = tokio::time::sleep(wait) => {}
                             () = ctl.stop.cancelled() => return,
-                            _ = ctl.lockdown.changed() => {}
+                            () = lockdown_changed(&mut ctl.lockdown) => {}
                             Some(s) = self.suspects.recv() => { let _ = s.reply.send(None); }
                         }
                     }
@@ -208,7 +229,7 @@ impl Renewer {
                         held = None;
                     }
                 }
-                r = ctl.lockdown.changed() => if r.is_err() { return },
+                () = lockdown_changed(&mut ctl.lockdown) => {}
                 () = ctl.stop.cancelled() => {
                     if let Some(h) = held.take() {
                         if self.principal.revoke_on_shutdown {
@@ -240,7 +261,7 @@ impl Renewer {
 
     fn next_backoff(&mut self) -> Duration {
         let wait = jittered(self.backoff);
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        self.backoff = (self.backoff * 2).min(self.timing.max_backoff);
         wait
     }
 
@@ -257,14 +278,15 @@ impl Renewer {
     async fn login(&mut self) -> Option<Held> {
         let issuer = self.issuer.as_ref().and_then(TokenCell::current);
         let stamp = self.file_stamp();
-        let result = auth::login(
-            &self.principal.auth,
-            &self.principal.namespace,
-            &self.upstream,
-            issuer.as_deref(),
-            self.owner.as_ref(),
-        )
-        .await;
+        let result = self
+            .api
+            .login(
+                &self.principal.auth,
+                &self.principal.namespace,
+                issuer.as_deref(),
+                self.owner.as_ref(),
+            )
+            .await;
         match result {
             Ok(Login {
                 token,
@@ -273,7 +295,7 @@ impl Renewer {
                 from_file,
                 ..
             }) => {
-                self.backoff = FIRST_BACKOFF;
+                self.backoff = self.timing.first_backoff;
                 let now = Instant::now();
                 let refresh_at = ttl.map(|t| now + refresh_after(t));
                 self.update(|s| {
@@ -330,17 +352,14 @@ impl Renewer {
             }
             return;
         }
-        match auth::token_call(
-            &self.upstream,
-            &self.principal.namespace,
-            &h.token,
-            TokenCall::Renew,
-        )
-        .await
+        match self
+            .api
+            .call(&self.principal.namespace, &h.token, TokenCall::Renew)
+            .await
         {
             Ok(TokenCheck::Valid { ttl }) => {
                 let now = Instant::now();
-                self.backoff = FIRST_BACKOFF;
+                self.backoff = self.timing.first_backoff;
                 // A renewal that returns less than the login TTL was capped by the token's
                 // max TTL: the next step is a fresh login before it runs out.
                 h.relogin = match (ttl, h.login_ttl) {
@@ -408,15 +427,12 @@ impl Renewer {
         let replacement = match held.as_ref() {
             None => None,
             Some(h) if !Arc::ptr_eq(&h.token, &first.stale) => Some(h.token.clone()),
-            Some(h) if h.obtained.elapsed() < FRESH => None,
+            Some(h) if h.obtained.elapsed() < self.timing.fresh => None,
             Some(h) => {
-                match auth::token_call(
-                    &self.upstream,
-                    &self.principal.namespace,
-                    &h.token,
-                    TokenCall::Lookup,
-                )
-                .await
+                match self
+                    .api
+                    .call(&self.principal.namespace, &h.token, TokenCall::Lookup)
+                    .await
                 {
                     Ok(TokenCheck::Rejected { .. }) => {
                         tracing::warn!(principal = %self.name, "Vault rejected the token; logging in again");
@@ -453,10 +469,10 @@ impl Renewer {
 
     async fn revoke(&self, h: &Held, why: &'static str) {
         let ns = &self.principal.namespace;
-        let mut result = auth::token_call(&self.upstream, ns, &h.token, TokenCall::Revoke).await;
+        let mut result = self.api.call(ns, &h.token, TokenCall::Revoke).await;
         if let (Ok(TokenCheck::Rejected { .. }), Some(issuer)) = (&result, &self.issuer) {
             if let Some(issuer) = issuer.current() {
-                result = auth::revoke_child(&self.upstream, ns, &issuer, &h.token).await;
+                result = self.api.revoke_child(ns, &issuer, &h.token).await;
             }
         }
         match result {
@@ -500,22 +516,4 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refresh_comes_at_about_two_thirds_of_the_ttl() {
-        for secs in [3, 60, 3600] {
-            let ttl = Duration::from_secs(secs);
-            let after = refresh_after(ttl);
-            assert!(
-                after <= ttl * 2 / 3 && after >= ttl * 2 / 3 - ttl / 15,
-                "{secs}: {after:?}"
-            );
-        }
-        assert_eq!(
-            refresh_after(Duration::from_millis(10)),
-            Duration::from_millis(200)
-        );
-    }
-}
+mod tests;
