@@ -50,8 +50,11 @@ impl Admin {
             dir.path().join("audit.log").display(),
             dir.path().join("hmac.key").display(),
         );
-        let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-        let gate = Gate::start_with(bao, pki, services, &[], &policies, &extra).await;
+        let gate = Gate::builder(bao, pki)
+            .services(services)
+            .extra(&extra)
+            .start()
+            .await;
         let base = format!("http://{}", gate.admin.clone().expect("admin address"));
         // (For a unix socket `base` is not a URL; those tests speak HTTP on the socket.)
         Admin {
@@ -177,14 +180,7 @@ async fn tokens_show_state_and_ttl_but_never_a_token_and_lockdown_works_through_
     for service in ["acme/billing", "acme/web"] {
         let token = admin.gate.token(service);
         assert!(!body.contains(&token), "/tokens shows {service}'s token");
-        let (_, lookup) = bao
-            .api(
-                "POST",
-                "auth/token/lookup",
-                Some(json!({ "token": token })),
-                "root",
-            )
-            .await;
+        let (_, lookup) = bao.lookup_token(&token).await;
         let accessor = lookup["data"]["accessor"].as_str().unwrap();
         assert!(
             !body.contains(accessor),

@@ -83,8 +83,10 @@ async fn anonymous_connections_cannot_starve_an_identified_caller() {
     bao.kv_put("acme/billing/db", json!({"password": "pw"}))
         .await;
     let pki = Pki::new(&["acme/billing"]);
-    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, "").await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .start()
+        .await;
 
     // The attackers: each slot reopens its connection as soon as vaultgate closes it.
     let stop = Arc::new(AtomicBool::new(false));

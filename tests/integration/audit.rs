@@ -9,10 +9,6 @@ use crate::support::gate::{Gate, BROAD_VAULT_POLICY};
 use crate::support::openbao::OpenBao;
 use crate::support::pki::Pki;
 
-fn repo_policies() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
-}
-
 fn records(file: &Path) -> Vec<Value> {
     std::fs::read_to_string(file)
         .unwrap()
@@ -33,15 +29,11 @@ async fn every_request_has_exactly_one_record_and_no_secret() {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let extra = format!("\n[audit]\nfile = \"{}\"\n", audit.display());
-    let gate = Gate::start_with(
-        &bao,
-        &pki,
-        &[],
-        &[("acme/billing", &token)],
-        &repo_policies(),
-        &extra,
-    )
-    .await;
+    let gate = Gate::builder(&bao, &pki)
+        .token_services(&[("acme/billing", &token)])
+        .extra(&extra)
+        .start()
+        .await;
     let client = pki.client_for("acme/billing");
     let base = gate.url();
     let targets = [
@@ -136,7 +128,11 @@ async fn an_audit_sink_that_cannot_write_turns_answers_into_503_until_it_recover
     // The sink's path points at a device where every write fails with ENOSPC (a full disk).
     std::os::unix::fs::symlink("/dev/full", &link).unwrap();
     let extra = format!("\n[audit]\nfile = \"{}\"\n", link.display());
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &repo_policies(), &extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(&extra)
+        .start()
+        .await;
     let client = pki.client_for("acme/billing");
     let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
     let before = bao.audit_requests();

@@ -3,7 +3,6 @@
 //! the audit file, each with its response's request id and status.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,8 +26,11 @@ async fn twenty_thousand_mixed_requests_have_one_record_each() {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let extra = format!("\n[audit]\nfile = \"{}\"\n", audit.display());
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, &extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(&extra)
+        .start()
+        .await;
     let clients: Vec<reqwest::Client> = (0..CLIENTS)
         .map(|_| pki.client_for("acme/billing"))
         .collect();

@@ -3,7 +3,6 @@
 //! carry a token, a secret value, a role_id or a secret_id.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -13,10 +12,6 @@ use crate::support::gate::Gate;
 use crate::support::openbao::OpenBao;
 use crate::support::pki::Pki;
 use crate::support::poll_status;
-
-fn repo_policies() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
-}
 
 /// GETs `url`, expects `want`, returns the response's request id.
 async fn get_id(client: &reqwest::Client, url: &str, want: u16) -> String {
@@ -63,7 +58,11 @@ async fn a_collector_down_for_5s_loses_no_record() {
         "\n[audit]\nnetwork = \"tcp://127.0.0.1:{}\"\n",
         collector.port
     );
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &repo_policies(), &extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(&extra)
+        .start()
+        .await;
     let client = pki.client_for("acme/billing");
     let ok = format!("{}/v1/secret/data/acme/billing/db", gate.url());
     let denied = format!("{}/v1/secret/data/acme/web/key", gate.url());
@@ -122,7 +121,11 @@ async fn rotation_produces_rotated_files_and_loses_no_record() {
         "\n[audit]\nfile = \"{}\"\nrotate_bytes = 16384\nrotate_keep = 1000\nfsync = \"interval\"\n",
         audit.display()
     );
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &repo_policies(), &extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(&extra)
+        .start()
+        .await;
     let client = pki.client_for("acme/billing");
     let ok = format!("{}/v1/secret/data/acme/billing/db", gate.url());
     let mut ids = Vec::new();
@@ -172,15 +175,12 @@ async fn no_sink_and_no_log_carries_a_secret() {
         audit.display(),
         collector.port
     );
-    let (gate_dir, config) = Gate::write_config(
-        &bao,
-        &pki,
-        &["acme/billing"],
-        &[("acme/web", &web_token)],
-        &repo_policies(),
-        &extra,
-    )
-    .await;
+    let (gate_dir, config) = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .token_services(&[("acme/web", &web_token)])
+        .extra(&extra)
+        .write()
+        .await;
     let role_id = std::fs::read_to_string(gate_dir.path().join("acme-billing.role_id")).unwrap();
     let secret_id =
         std::fs::read_to_string(gate_dir.path().join("acme-billing.secret_id")).unwrap();
@@ -240,18 +240,7 @@ async fn no_sink_and_no_log_carries_a_secret() {
         ids.push(get_id(&web, &format!("{base}/web/key"), 200).await);
         ids.push(get_id(&web, &format!("{base}/billing/db"), 403).await);
     }
-    let pid = child.id().unwrap().to_string();
-    let kill = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(kill.success());
-    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(exit.code(), Some(0));
+    assert_eq!(crate::support::sigterm(&mut child).await, Some(0));
 
     let file_text = std::fs::read_to_string(&audit).unwrap();
     let stdout_text = std::fs::read_to_string(&stdout).unwrap();

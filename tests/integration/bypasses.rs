@@ -111,16 +111,12 @@ async fn gate(
     let policies = tempfile::tempdir().unwrap();
     std::fs::write(policies.path().join("a.hcl"), policy).unwrap();
     let vault = Gate::default_vault(bao) + extra_vault;
-    let gate = Gate::start_tuned(
-        bao,
-        pki,
-        &[],
-        &[("a/svc", token)],
-        policies.path(),
-        &vault,
-        "",
-    )
-    .await;
+    let gate = Gate::builder(bao, pki)
+        .token_services(&[("a/svc", token)])
+        .policies(policies.path())
+        .vault(&vault)
+        .start()
+        .await;
     gate.discovered().await;
     (gate, policies)
 }

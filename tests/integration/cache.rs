@@ -75,14 +75,12 @@ async fn writes_through_the_proxy_are_read_back_at_once() {
     let pki = Pki::new(&["acme/billing"]);
     let policies = tempfile::tempdir().unwrap();
     std::fs::write(policies.path().join("acme.hcl"), KV_LIFECYCLE).unwrap();
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], policies.path(), "").await;
-    let (cert, key) = pki.client("acme/billing");
-    let env = [
-        ("VAULT_ADDR", gate.url()),
-        ("VAULT_CACERT", pki.ca_cert().display().to_string()),
-        ("VAULT_CLIENT_CERT", cert.display().to_string()),
-        ("VAULT_CLIENT_KEY", key.display().to_string()),
-    ];
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .policies(policies.path())
+        .start()
+        .await;
+    let env = gate.cli_env(&pki, "acme/billing");
     let run = |args: Vec<&'static str>| {
         let (bao, env) = (&bao, &env);
         async move {
@@ -164,7 +162,11 @@ async fn services_never_share_entries_and_the_policy_comes_first() {
     let policies = tempfile::tempdir().unwrap();
     std::fs::write(policies.path().join("acme.hcl"), SHARED).unwrap();
     std::fs::write(policies.path().join("globex.hcl"), "").unwrap();
-    let gate = Gate::start_with(&bao, &pki, &services, &[], policies.path(), "").await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&services)
+        .policies(policies.path())
+        .start()
+        .await;
     let url = format!("{}/v1/secret/data/shared/config", gate.url());
     let (billing, web, globex) = (
         pki.client_for("acme/billing"),
@@ -225,7 +227,11 @@ async fn wrapped_answers_are_never_cached() {
     let pki = Pki::new(&["acme/billing"]);
     let policies = tempfile::tempdir().unwrap();
     std::fs::write(policies.path().join("acme.hcl"), WRAPPED_READS).unwrap();
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], policies.path(), "").await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .policies(policies.path())
+        .start()
+        .await;
     let client = pki.client_for("acme/billing");
     let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
     let before = bao.audit_requests();
@@ -270,7 +276,12 @@ pattern = "secret/data/acme/billing/live"
 stale_if_error = "0s"
 "#;
     let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .policies(&policies)
+        .extra(extra)
+        .start()
+        .await;
     let client = pki.client_for("acme/billing");
     let url = |k: &str| format!("{}/v1/secret/data/acme/billing/{k}", gate.url());
     for k in ["db", "live"] {
@@ -320,7 +331,12 @@ async fn the_byte_budget_holds_while_ten_mib_of_secrets_are_read() {
     let pki = Pki::new(&["acme/billing"]);
     let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let extra = "\n[cache]\nmax_bytes = 1048576\n";
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .policies(&policies)
+        .extra(extra)
+        .start()
+        .await;
     let client = pki.client_for("acme/billing");
     let rss_before = rss_kib();
     for round in 0..2 {

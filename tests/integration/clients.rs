@@ -76,7 +76,12 @@ async fn a_unix_socket_listener_serves_its_fixed_caller() {
         socket.display()
     );
     let repo_policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &repo_policies, &extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .policies(&repo_policies)
+        .extra(&extra)
+        .start()
+        .await;
 
     let request = |path: &str| {
         format!(
@@ -110,13 +115,7 @@ async fn the_openbao_cli_deletes_reads_metadata_and_cannot_look_up_the_token() {
     bao.kv_put("acme/billing/old", json!({"v": "1"})).await;
     let pki = Pki::new(&["acme/billing"]);
     let gate = Gate::start(&bao, &pki, &["acme/billing"]).await;
-    let (cert, key) = pki.client("acme/billing");
-    let env = [
-        ("VAULT_ADDR", gate.url()),
-        ("VAULT_CACERT", pki.ca_cert().display().to_string()),
-        ("VAULT_CLIENT_CERT", cert.display().to_string()),
-        ("VAULT_CLIENT_KEY", key.display().to_string()),
-    ];
+    let env = gate.cli_env(&pki, "acme/billing");
     let run = |args: &'static [&'static str]| {
         let (bao, env) = (&bao, &env);
         async move {

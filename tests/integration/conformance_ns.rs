@@ -358,7 +358,12 @@ async fn run_seed(seed: u64, declared: bool, pki: &Pki) -> Tally {
         } else {
             ""
         };
-    let gate = Gate::start_tuned(&bao, pki, &[], &[("t/s", &broad)], dir.path(), &vault, "").await;
+    let gate = Gate::builder(&bao, pki)
+        .token_services(&[("t/s", &broad)])
+        .policies(dir.path())
+        .vault(&vault)
+        .start()
+        .await;
     gate.discovered().await;
     let through = pki.client_for("t/s");
     let direct = reqwest::Client::new();

@@ -113,13 +113,7 @@ async fn the_openbao_cli_works_through_the_proxy_with_only_vault_variables() {
     seed(&bao).await;
     let pki = Pki::new(&["acme/billing"]);
     let gate = Gate::start(&bao, &pki, &["acme/billing"]).await;
-    let (cert, key) = pki.client("acme/billing");
-    let env = [
-        ("VAULT_ADDR", gate.url()),
-        ("VAULT_CACERT", pki.ca_cert().display().to_string()),
-        ("VAULT_CLIENT_CERT", cert.display().to_string()),
-        ("VAULT_CLIENT_KEY", key.display().to_string()),
-    ];
+    let env = gate.cli_env(&pki, "acme/billing");
     let run = |args: &'static [&'static str]| {
         let (bao, env) = (&bao, &env);
         async move {

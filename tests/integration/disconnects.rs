@@ -72,15 +72,12 @@ async fn requests_the_client_abandons_are_audited_exactly_once() {
     .unwrap();
     let audit = dir.path().join("audit.jsonl");
     let extra = format!("\n[audit]\nfile = \"{}\"\n", audit.display());
-    let gate = Gate::start_with(
-        &bao,
-        &pki,
-        &[],
-        &[("acme/billing", &token)],
-        dir.path(),
-        &extra,
-    )
-    .await;
+    let gate = Gate::builder(&bao, &pki)
+        .token_services(&[("acme/billing", &token)])
+        .policies(dir.path())
+        .extra(&extra)
+        .start()
+        .await;
     bao.kv_put("acme/billing/warm", json!({"v": 1})).await;
 
     // HTTP/1: a whole request, then a TCP reset a moment later.

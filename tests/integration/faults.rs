@@ -167,7 +167,13 @@ async fn gate(bao: &OpenBao, pki: &Pki, audit: &Path, vault: &str) -> Gate {
         "\n[audit]\nfile = \"{}\"\n\n[cache]\nenabled = false\n",
         audit.display()
     );
-    Gate::start_tuned(bao, pki, &[SERVICE], &[], &policies, vault, &extra).await
+    Gate::builder(bao, pki)
+        .services(&[SERVICE])
+        .policies(&policies)
+        .vault(vault)
+        .extra(&extra)
+        .start()
+        .await
 }
 
 /// Short enough that a fault ends in seconds, long enough that a busy shared machine does not

@@ -2,7 +2,6 @@
 //! them): streams past `max_concurrent_streams` are refused, and a rapid-reset flood gets
 //! GOAWAY, in both cases without the refused streams reaching Vault.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
@@ -102,9 +101,13 @@ async fn open<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) {
 async fn gate_for(bao: &OpenBao, pki: &Pki, extra: &str) -> Gate {
     bao.kv_put("acme/billing/db", json!({"password": "pw"}))
         .await;
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let vault = format!("address = \"{}\"\ntimeout = \"3s\"\n", bao.addr());
-    Gate::start_tuned(bao, pki, &["acme/billing"], &[], &policies, &vault, extra).await
+    Gate::builder(bao, pki)
+        .services(&["acme/billing"])
+        .vault(&vault)
+        .extra(extra)
+        .start()
+        .await
 }
 
 /// With two streams held open (OpenBao frozen), a third is refused with RST_STREAM

@@ -1,7 +1,6 @@
 //! [tokens] `auth = "jwt"` against OpenBao's jwt auth method, configured with a key pair the
 //! test generates; a replaced JWT file is used at the next login.
 
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -96,22 +95,14 @@ async fn jwt_login_works_and_a_replaced_jwt_file_is_used_at_the_next_login() {
         "\n[[service]]\nname = \"acme/billing\"\nauth = \"jwt\"\nrole = \"billing\"\njwt_file = \"{}\"\n",
         jwt_file.display()
     );
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let gate = Gate::start_with(&bao, &pki, &[], &[], &policies, &extra).await;
+    let gate = Gate::builder(&bao, &pki).extra(&extra).start().await;
     let client = pki.client_for("acme/billing");
     let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
     assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
     let display = |token: String| {
         let bao = &bao;
         async move {
-            let (_, body) = bao
-                .api(
-                    "POST",
-                    "auth/token/lookup",
-                    Some(json!({"token": token})),
-                    "root",
-                )
-                .await;
+            let (_, body) = bao.lookup_token(&token).await;
             body["data"]["display_name"]
                 .as_str()
                 .unwrap_or_default()

@@ -52,15 +52,11 @@ async fn token_endpoints_are_denied_by_default_and_never_reach_vault() {
 path "cubbyhole/*" { capabilities = ["create", "read", "update", "delete", "list"] }
 path "sys/wrapping/*" { capabilities = ["create", "read", "update"] }"#,
     );
-    let gate = Gate::start_with(
-        &bao,
-        &pki,
-        &[],
-        &[("acme/billing", &token)],
-        policies.path(),
-        "",
-    )
-    .await;
+    let gate = Gate::builder(&bao, &pki)
+        .token_services(&[("acme/billing", &token)])
+        .policies(policies.path())
+        .start()
+        .await;
     let client = pki.client_for("acme/billing");
     let u = |p: &str| format!("{}/v1/{p}", gate.url());
 
@@ -160,15 +156,11 @@ async fn an_exact_rule_opens_lookup_self_but_the_token_is_masked() {
         r#"path "auth/token/lookup-self" { capabilities = ["read"] }
 path "auth/token/renew-self" { capabilities = ["create", "update"] }"#,
     );
-    let gate = Gate::start_with(
-        &bao,
-        &pki,
-        &[],
-        &[("acme/billing", &token)],
-        policies.path(),
-        "",
-    )
-    .await;
+    let gate = Gate::builder(&bao, &pki)
+        .token_services(&[("acme/billing", &token)])
+        .policies(policies.path())
+        .start()
+        .await;
     let client = pki.client_for("acme/billing");
 
     let url = format!("{}/v1/auth/token/lookup-self", gate.url());

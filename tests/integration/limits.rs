@@ -3,8 +3,6 @@
 //! and rate budgets answer 429 with `Retry-After`, without reaching Vault and without
 //! touching other callers; idle connections are closed.
 
-use std::path::Path;
-
 use serde_json::{json, Value};
 
 use crate::support::gate::Gate;
@@ -18,9 +16,12 @@ async fn connections_past_the_limit_get_a_vault_style_503() {
     bao.kv_put("acme/billing/db", json!({"password": "pw"}))
         .await;
     let pki = Pki::new(&["acme/billing"]);
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let extra = "\n[limits]\nmax_connections = 1\n";
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(extra)
+        .start()
+        .await;
     let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
 
     // The first client keeps its connection open in its pool.
@@ -53,9 +54,12 @@ async fn a_silent_client_is_closed_at_the_handshake_timeout() {
 
     let bao = OpenBao::start().await;
     let pki = Pki::new(&["acme/billing"]);
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let extra = "\n[limits]\nhandshake_timeout = \"1s\"\n";
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(extra)
+        .start()
+        .await;
 
     let before = bao.audit_requests();
     let mut tcp = tokio::net::TcpStream::connect(&gate.address).await.unwrap();
@@ -90,10 +94,14 @@ impl Two {
         bao.kv_put("acme/web/key", json!({"k": "v"})).await;
         let services = ["acme/billing", "acme/web"];
         let pki = Pki::new(&services);
-        let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
         let vault = format!("address = \"{}\"\ntimeout = \"3s\"\n", bao.addr());
         let extra = format!("\n[limits]\n{limits}\n");
-        let gate = Gate::start_tuned(&bao, &pki, &services, &[], &policies, &vault, &extra).await;
+        let gate = Gate::builder(&bao, &pki)
+            .services(&services)
+            .vault(&vault)
+            .extra(&extra)
+            .start()
+            .await;
         let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
         let web_url = format!("{}/v1/secret/data/acme/web/key", gate.url());
         Two {
@@ -265,9 +273,12 @@ async fn an_idle_connection_is_closed_at_the_idle_timeout() {
     bao.kv_put("acme/billing/db", json!({"password": "pw"}))
         .await;
     let pki = Pki::new(&["acme/billing"]);
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let extra = "\n[limits]\nidle_timeout = \"2s\"\n";
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(extra)
+        .start()
+        .await;
     let mut tls = pki
         .connect_raw("acme/billing", &gate.address, b"http/1.1")
         .await;

@@ -207,9 +207,12 @@ async fn malformed_and_ambiguous_requests_are_refused_before_vault() {
 async fn trickled_headers_are_cut_off_before_vault() {
     let bao = OpenBao::start().await;
     let pki = Pki::new(&["acme/billing"]);
-    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let extra = "\n[limits]\nheader_read_timeout = \"1s\"\n";
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(extra)
+        .start()
+        .await;
     let raw = Raw::new(&pki, &gate.address);
 
     let before = bao.audit_requests();
@@ -242,9 +245,12 @@ async fn trickled_headers_are_cut_off_before_vault() {
 async fn a_trickled_body_is_cut_off_before_vault() {
     let bao = OpenBao::start().await;
     let pki = Pki::new(&["acme/billing"]);
-    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let extra = "\n[limits]\nheader_read_timeout = \"1s\"\n";
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(extra)
+        .start()
+        .await;
     let raw = Raw::new(&pki, &gate.address);
 
     let before = bao.audit_requests();
@@ -269,11 +275,14 @@ async fn an_ambiguous_request_after_a_good_one_is_refused_and_closes_the_connect
     bao.kv_put("acme/billing/db", serde_json::json!({"password": "pw"}))
         .await;
     let pki = Pki::new(&["acme/billing"]);
-    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let extra = format!("\n[audit]\nfile = \"{}\"\n", audit.display());
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, &extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(&extra)
+        .start()
+        .await;
     let raw = Raw::new(&pki, &gate.address);
     // no-cache: every clean read must reach OpenBao to be counted.
     let good =

@@ -13,10 +13,6 @@ use crate::support::openbao::{free_port, OpenBao};
 use crate::support::pki::Pki;
 use crate::support::poll_status;
 
-fn repo_policies() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
-}
-
 /// The DER of the server certificate a fresh connection to `url` is shown.
 async fn served_cert(pki: &Pki, url: &str) -> Option<Vec<u8>> {
     // A new client per call: a pooled connection would keep the old handshake.
@@ -90,15 +86,11 @@ async fn a_real_run_logs_json_a_summary_and_no_secret_and_obeys_signals() {
     let web_token = bao.create_token(&["vaultgate-test-broad"], true).await;
     let pki = Pki::new(&["acme/billing", "acme/web"]);
     let services = [("acme/web", web_token.as_str())];
-    let (dir, config) = Gate::write_config(
-        &bao,
-        &pki,
-        &["acme/billing"],
-        &services,
-        &repo_policies(),
-        "",
-    )
-    .await;
+    let (dir, config) = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .token_services(&services)
+        .write()
+        .await;
     let secret_id = std::fs::read_to_string(dir.path().join("acme-billing.secret_id")).unwrap();
     let port = free_port();
     let text = std::fs::read_to_string(&config).unwrap();

@@ -1,8 +1,6 @@
 //! [security] #15 minor points: HEAD answers and the header-count limit are the same over
 //! HTTP/1.1 and HTTP/2 (curl -I, as a person would check, and reqwest).
 
-use std::path::Path;
-
 use serde_json::json;
 
 use crate::support::gate::Gate;
@@ -33,8 +31,10 @@ async fn head_and_the_header_count_limit_behave_alike_on_both_protocols() {
     bao.kv_put("acme/billing/db", json!({"password": "pw"}))
         .await;
     let pki = Pki::new(&["acme/billing"]);
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &policies, "").await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .start()
+        .await;
     let (cert, key) = pki.client("acme/billing");
     for path in ["sys/health", "secret/data/acme/billing/db"] {
         for flag in ["--http1.1", "--http2"] {

@@ -49,7 +49,11 @@ async fn policy_edits_apply_under_load_and_a_broken_file_changes_nothing() {
     let policies = tempfile::tempdir().unwrap();
     let file = policies.path().join("acme.hcl");
     std::fs::write(&file, GRANT).unwrap();
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], policies.path(), "").await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .policies(policies.path())
+        .start()
+        .await;
     let client = pki.client_for("acme/billing");
     let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
     until(&client, &url, 200).await;

@@ -2,7 +2,6 @@
 //! after an operator revokes the token (one login for many requests), revocation on
 //! shutdown and lockdown, per-service issued tokens, and recovery from a Vault outage.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -11,23 +10,6 @@ use crate::support::gate::{Gate, BROAD_VAULT_POLICY};
 use crate::support::openbao::OpenBao;
 use crate::support::pki::Pki;
 use crate::support::poll_status;
-
-fn repo_policies() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
-}
-
-/// Whether OpenBao still accepts `token` (root looks it up).
-async fn alive(bao: &OpenBao, token: &str) -> bool {
-    let (status, _) = bao
-        .api(
-            "POST",
-            "auth/token/lookup",
-            Some(json!({ "token": token })),
-            "root",
-        )
-        .await;
-    status == 200
-}
 
 #[tokio::test]
 async fn short_ttls_renew_and_relogin_without_a_failed_read() {
@@ -113,12 +95,15 @@ async fn shutdown_and_lockdown_revoke_every_token() {
     gate.lockdown.set(true).await;
     assert_eq!(poll_status(&client, &url, 503, 50).await, 503);
     for _ in 0..50 {
-        if !alive(&bao, &before).await {
+        if !bao.token_alive(&before).await {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(!alive(&bao, &before).await, "lockdown left the token alive");
+    assert!(
+        !bao.token_alive(&before).await,
+        "lockdown left the token alive"
+    );
 
     // Unlock: fresh logins, reads work again.
     gate.lockdown.set(false).await;
@@ -129,7 +114,7 @@ async fn shutdown_and_lockdown_revoke_every_token() {
 
     gate.stop().await;
     for token in &held {
-        assert!(!alive(&bao, token).await, "a token outlived shutdown");
+        assert!(!bao.token_alive(token).await, "a token outlived shutdown");
     }
 }
 
@@ -174,17 +159,10 @@ policies = ["web-vault"]
 "#,
         issuer_file.display()
     );
-    let gate = Gate::start_with(&bao, &pki, &[], &[], &repo_policies(), &extra).await;
+    let gate = Gate::builder(&bao, &pki).extra(&extra).start().await;
     for (service, policy) in [("billing", "billing-vault"), ("web", "web-vault")] {
         let token = gate.token(&format!("acme/{service}"));
-        let (status, body) = bao
-            .api(
-                "POST",
-                "auth/token/lookup",
-                Some(json!({ "token": token })),
-                "root",
-            )
-            .await;
+        let (status, body) = bao.lookup_token(&token).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["data"]["policies"], json!([policy]), "{body}");
         assert_eq!(body["data"]["meta"]["tenant"], "acme");
@@ -196,9 +174,9 @@ policies = ["web-vault"]
     assert_eq!(client.get(url).send().await.unwrap().status(), 200);
     let billing = gate.token("acme/billing");
     gate.stop().await;
-    assert!(!alive(&bao, &billing).await);
+    assert!(!bao.token_alive(&billing).await);
     assert!(
-        alive(&bao, "root").await,
+        bao.token_alive("root").await,
         "a token_file issuer is not revoked by default"
     );
 }
@@ -294,15 +272,11 @@ async fn sigterm_lets_requests_finish_revokes_and_exits_zero() {
         .create_token(&["vaultgate-test-broad", "log-check"], true)
         .await;
     let services = [("acme/web", web_token.as_str())];
-    let (dir, config) = Gate::write_config(
-        &bao,
-        &pki,
-        &["acme/billing"],
-        &services,
-        &repo_policies(),
-        "",
-    )
-    .await;
+    let (dir, config) = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .token_services(&services)
+        .write()
+        .await;
     let log = dir.path().join("vaultgate.log");
     let port = crate::support::openbao::free_port();
     let text = std::fs::read_to_string(&config).unwrap();
@@ -336,18 +310,7 @@ async fn sigterm_lets_requests_finish_revokes_and_exits_zero() {
             tokio::spawn(async move { client.get(url).send().await.map(|r| r.status().as_u16()) })
         })
         .collect();
-    let pid = child.id().unwrap().to_string();
-    let kill = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(kill.success());
-    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(exit.code(), Some(0));
+    assert_eq!(crate::support::sigterm(&mut child).await, Some(0));
     for request in in_flight {
         // A request either completed (200) or never got in (connection refused): none failed
         // half-way.
@@ -372,15 +335,10 @@ async fn a_rewritten_token_file_is_picked_up_without_a_restart() {
         .await;
     let first = bao.create_token(&["vaultgate-test-broad"], true).await;
     let pki = Pki::new(&["acme/billing"]);
-    let gate = Gate::start_with(
-        &bao,
-        &pki,
-        &[],
-        &[("acme/billing", &first)],
-        &repo_policies(),
-        "",
-    )
-    .await;
+    let gate = Gate::builder(&bao, &pki)
+        .token_services(&[("acme/billing", &first)])
+        .start()
+        .await;
     assert_eq!(gate.token("acme/billing"), first);
 
     // The platform rotates the token file in place (as a sidecar or the kubelet would).
@@ -403,7 +361,7 @@ async fn a_rewritten_token_file_is_picked_up_without_a_restart() {
     assert_eq!(client.get(url).send().await.unwrap().status(), 200);
     gate.stop().await;
     assert!(
-        alive(&bao, &first).await,
+        bao.token_alive(&first).await,
         "a token file's token is not vaultgate's to revoke"
     );
 }

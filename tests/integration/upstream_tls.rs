@@ -1,7 +1,6 @@
 //! Vault behind TLS: the proxy verifies Vault's certificate against `[vault] ca_cert`,
 //! negotiates HTTP/2 by ALPN and multiplexes every request in flight on one connection.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
@@ -17,15 +16,18 @@ async fn requests_in_flight_to_a_tls_vault_share_one_http2_connection() {
     let bao = OpenBao::start_with_tls(Some((pki.server_cert(), pki.server_key()))).await;
     bao.kv_put("acme/billing/db", json!({"password": "pw"}))
         .await;
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let vault = format!(
         "address = \"{}\"\nca_cert = \"{}\"\ntimeout = \"5s\"\n",
         bao.tls_addr(),
         pki.ca_cert().display()
     );
     let extra = "\n[cache]\nenabled = false\n";
-    let gate =
-        Gate::start_tuned(&bao, &pki, &["acme/billing"], &[], &policies, &vault, extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .vault(&vault)
+        .extra(extra)
+        .start()
+        .await;
     let client = pki.client_for("acme/billing");
     let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
 

@@ -1,7 +1,7 @@
 //! `Gate`: a vaultgate started in-process on a free loopback port in front of a test OpenBao,
 //! with one AppRole identity per service, mTLS from the test PKI and a policy directory.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use std::collections::HashMap;
@@ -51,39 +51,21 @@ pub struct Gate {
 impl Gate {
     /// Starts vaultgate for `services` (e.g. `["acme/billing"]`) with the repo's `policies/`.
     pub async fn start(bao: &OpenBao, pki: &Pki, services: &[&str]) -> Gate {
-        let repo_policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-        Gate::start_with(bao, pki, services, &[], &repo_policies, "").await
+        Gate::builder(bao, pki).services(services).start().await
     }
 
-    /// Starts vaultgate with AppRole `services`, `token_file` services given as (name,
-    /// token), a policy directory and extra config text appended.
-    pub async fn start_with(
-        bao: &OpenBao,
-        pki: &Pki,
-        services: &[&str],
-        token_services: &[(&str, &str)],
-        policies: &Path,
-        extra: &str,
-    ) -> Gate {
-        let vault = Gate::default_vault(bao);
-        Gate::start_tuned(bao, pki, services, token_services, policies, &vault, extra).await
-    }
-
-    /// Like `start_with`, with the `[vault]` table's body given (address, timeouts), for
-    /// tests that put a relay in front of OpenBao or need short upstream timeouts.
-    pub async fn start_tuned(
-        bao: &OpenBao,
-        pki: &Pki,
-        services: &[&str],
-        token_services: &[(&str, &str)],
-        policies: &Path,
-        vault: &str,
-        extra: &str,
-    ) -> Gate {
-        let (dir, config_file) =
-            Gate::write_config_tuned(bao, pki, services, token_services, policies, vault, extra)
-                .await;
-        Gate::start_file(dir, &config_file).await
+    /// A gate in front of `bao`, configured step by step: AppRole services, token-file
+    /// services, the policy folder, the `[vault]` table's body and extra config text.
+    pub fn builder<'a>(bao: &'a OpenBao, pki: &'a Pki) -> GateBuilder<'a> {
+        GateBuilder {
+            bao,
+            pki,
+            services: Vec::new(),
+            token_services: Vec::new(),
+            policies: Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+            vault: Gate::default_vault(bao),
+            extra: String::new(),
+        }
     }
 
     /// Starts vaultgate from a config file already written into `dir`.
@@ -150,40 +132,19 @@ impl Gate {
         }
     }
 
-    /// Configures OpenBao (AppRoles) and writes a vaultgate config into a fresh folder;
-    /// returns the folder and the config file, for in-process or binary runs.
-    pub async fn write_config(
-        bao: &OpenBao,
-        pki: &Pki,
-        services: &[&str],
-        token_services: &[(&str, &str)],
-        policies: &Path,
-        extra: &str,
-    ) -> (tempfile::TempDir, std::path::PathBuf) {
-        let vault = Gate::default_vault(bao);
-        Gate::write_config_tuned(bao, pki, services, token_services, policies, &vault, extra).await
-    }
-
     /// The `[vault]` table body tests use unless they say otherwise.
     pub fn default_vault(bao: &OpenBao) -> String {
         format!("address = \"{}\"\ntimeout = \"10s\"\n", bao.addr())
     }
 
-    async fn write_config_tuned(
-        bao: &OpenBao,
-        pki: &Pki,
-        services: &[&str],
-        token_services: &[(&str, &str)],
-        policies: &Path,
-        vault: &str,
-        extra: &str,
-    ) -> (tempfile::TempDir, std::path::PathBuf) {
+    async fn write_config(b: &GateBuilder<'_>) -> (tempfile::TempDir, std::path::PathBuf) {
+        let (bao, pki, policies, vault, extra) = (b.bao, b.pki, &b.policies, &b.vault, &b.extra);
         let dir = tempfile::tempdir().unwrap();
         bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
             .await;
         bao.enable_approle().await;
         let mut toml = Gate::base_config(vault, pki, policies);
-        for service in services {
+        for service in &b.services {
             let role = service.replace('/', "-");
             let (role_id, secret_id) = bao.approle(&role, &["vaultgate-test-broad"]).await;
             let role_file = dir.path().join(format!("{role}.role_id"));
@@ -196,7 +157,7 @@ impl Gate {
                 secret_file.display()
             ));
         }
-        for (service, token) in token_services {
+        for (service, token) in &b.token_services {
             let file = dir
                 .path()
                 .join(format!("{}.token", service.replace('/', "-")));
@@ -270,6 +231,17 @@ dir = "{policies}"
         self.cells[service].current().unwrap().expose().to_owned()
     }
 
+    /// The environment a Vault CLI of `service` runs with to go through this gate.
+    pub fn cli_env(&self, pki: &Pki, service: &str) -> Vec<(&'static str, String)> {
+        let (cert, key) = pki.client(service);
+        vec![
+            ("VAULT_ADDR", self.url()),
+            ("VAULT_CACERT", pki.ca_cert().display().to_string()),
+            ("VAULT_CLIENT_CERT", cert.display().to_string()),
+            ("VAULT_CLIENT_KEY", key.display().to_string()),
+        ]
+    }
+
     /// Revokes the token vaultgate holds for `service` behind its back, as an operator or an
     /// expiry would; returns the revoked token.
     pub async fn revoke_token(&self, bao: &OpenBao, service: &str) -> String {
@@ -292,6 +264,62 @@ dir = "{policies}"
         if let Some(t) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(15), t).await;
         }
+    }
+}
+
+/// What a test gate is made of; see `Gate::builder`.
+pub struct GateBuilder<'a> {
+    bao: &'a OpenBao,
+    pki: &'a Pki,
+    services: Vec<String>,
+    token_services: Vec<(String, String)>,
+    policies: PathBuf,
+    vault: String,
+    extra: String,
+}
+
+impl GateBuilder<'_> {
+    /// Services that log in with AppRole (roles created in OpenBao for them).
+    pub fn services(mut self, services: &[&str]) -> Self {
+        self.services = services.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// Services that use a given token from a file: (name, token).
+    pub fn token_services(mut self, services: &[(&str, &str)]) -> Self {
+        self.token_services = services
+            .iter()
+            .map(|(s, t)| ((*s).to_owned(), (*t).to_owned()))
+            .collect();
+        self
+    }
+
+    pub fn policies(mut self, dir: &Path) -> Self {
+        self.policies = dir.to_owned();
+        self
+    }
+
+    /// The `[vault]` table's body (address, timeouts), instead of `Gate::default_vault`.
+    pub fn vault(mut self, body: &str) -> Self {
+        self.vault = body.to_owned();
+        self
+    }
+
+    /// Config text appended after the services (`[limits]`, `[audit]`, ...).
+    pub fn extra(mut self, text: &str) -> Self {
+        self.extra = text.to_owned();
+        self
+    }
+
+    /// Configures OpenBao (AppRoles) and writes the config into a fresh folder; returns the
+    /// folder and the file, for in-process or binary runs.
+    pub async fn write(self) -> (tempfile::TempDir, PathBuf) {
+        Gate::write_config(&self).await
+    }
+
+    pub async fn start(self) -> Gate {
+        let (dir, config_file) = Gate::write_config(&self).await;
+        Gate::start_file(dir, &config_file).await
     }
 }
 

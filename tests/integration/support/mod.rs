@@ -30,6 +30,23 @@ pub async fn poll_status(client: &reqwest::Client, url: &str, want: u16, tries: 
     last
 }
 
+/// Sends SIGTERM to a running `vaultgate` and waits (at most 30 s) for it to exit; returns
+/// its exit code.
+pub async fn sigterm(child: &mut tokio::process::Child) -> Option<i32> {
+    let pid = child.id().expect("the process is running").to_string();
+    let kill = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(kill.success());
+    tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("no exit within 30 s after SIGTERM")
+        .unwrap()
+        .code()
+}
+
 /// Reads one HTTP/1.1 response with a Content-Length body; returns its head.
 pub async fn read_response<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> String {
     use tokio::io::AsyncReadExt;

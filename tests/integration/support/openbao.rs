@@ -243,6 +243,22 @@ impl OpenBao {
         v
     }
 
+    /// What OpenBao says of `token` (looked up with the root token): status and answer.
+    pub async fn lookup_token(&self, token: &str) -> (u16, Value) {
+        self.api(
+            "POST",
+            "auth/token/lookup",
+            Some(json!({ "token": token })),
+            "root",
+        )
+        .await
+    }
+
+    /// Whether OpenBao still accepts `token`.
+    pub async fn token_alive(&self, token: &str) -> bool {
+        self.lookup_token(token).await.0 == 200
+    }
+
     pub async fn write_policy(&self, name: &str, hcl: &str) {
         self.root(
             "PUT",
