@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs OpenBao (and hvac) into .tools/ when missing,
-# then format and lint checks, the compose file check, then every test against a real OpenBao
-# dev server (the demo script and the README's examples included). Every stage runs even when
-# an earlier one failed, so one run shows everything that is wrong; the run ends with one
-# line per stage and a closing count, and exits non-zero when any stage failed.
+# The whole test suite, as CI runs it: installs OpenBao (and hvac) into .tools/ and Debian's
+# rsyslog when missing, then format and lint checks, the compose file check, then every test
+# against a real OpenBao dev server (the demo script and the README's examples included).
+# Every stage runs even when an earlier one failed, so one run shows everything that is wrong;
+# the run ends with one line per stage and a closing count, and exits non-zero when any stage
+# failed.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -32,6 +33,8 @@ cargo_tests() {
 }
 
 stage "install OpenBao" bash -c 'scripts/install-openbao.sh >/dev/null'
+# Debian's rsyslog for the syslog audit sink's tests (as root, with apt-get, when missing).
+stage "install rsyslog" scripts/install-rsyslog.sh
 stage "format" cargo fmt --all -- --check
 stage "lints" cargo clippy --locked --all-targets -- -D warnings
 # The shipped policies must load as the server loads them (warnings print, errors fail).

@@ -33,6 +33,7 @@ mod ops;
 mod policy_cli;
 mod readme;
 mod reload;
+mod syslog;
 mod token_file_logs;
 mod tokens;
 mod upstream_tls;
