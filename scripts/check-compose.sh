@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Validates docker-compose.yml without a container engine (CI has none):
+# Validates docker-compose.yml without starting anything (scripts/compose-test.sh runs it):
 #  1. `docker-compose config` (Debian's docker-compose package, installed with apt-get when
-#     missing and we are root; `docker compose` v2 is used instead when present);
+#     missing and we are root; `docker compose` v2 is used instead when present), also with
+#     docker-compose.offline.yml on top;
 #  2. every file or folder the compose file mounts or builds from exists;
 #  3. the compose stack and scripts/demo.sh run the same config and policies
 #     (examples/vaultgate.toml, policies/, examples/openbao-setup.sh).
@@ -29,6 +30,10 @@ fi
 # 1. The compose tool's own validation (schema, references between services, interpolation).
 "${compose[@]}" -f docker-compose.yml config -q
 echo "docker-compose.yml: valid ($("${compose[@]}" version --short 2>/dev/null || echo "${compose[*]}"))"
+# The offline override names only images, on top of the same file.
+VAULTGATE_IMAGE=check VAULTGATE_OPENBAO_IMAGE=check \
+    "${compose[@]}" -f docker-compose.yml -f docker-compose.offline.yml config -q
+echo "docker-compose.offline.yml: valid on top of docker-compose.yml"
 
 # 2 and 3. The normalized file from the tool, read with the PyYAML it depends on.
 python=python3

@@ -5,6 +5,8 @@
 mod file;
 mod network;
 mod request;
+mod syslog;
+mod transport;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,8 @@ pub use request::{
     CallerPart, DecisionPart, ErrorPart, OperationPart, RequestRecord, ResponsePart, RulePart,
     Shown, UpstreamPart,
 };
+pub use syslog::{facility as syslog_facility, valid_tag as valid_syslog_tag};
+pub use syslog::{SyslogSinkConfig, SyslogTarget, SyslogTls};
 pub use writer::SinkConfig;
 
 /// Bumped whenever a field changes meaning or disappears (docs/audit.md).

@@ -1,14 +1,15 @@
-//! The network sink: JSON lines to a SIEM collector over TCP or a Unix socket. Records are
-//! accepted into a bounded in-memory spill; a shipper thread sends them, reconnecting with
-//! backoff, and drops bytes from the spill only after the socket took them.
+//! The network sinks: JSON lines to a SIEM collector over TCP or a Unix socket, and RFC 5424
+//! messages to a syslog collector. Records are accepted into a bounded in-memory spill; a
+//! shipper thread sends them, reconnecting with backoff, and drops bytes from the spill only
+//! after the socket took them.
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
+
+use super::syslog::{Framer, SyslogSinkConfig, SyslogTarget};
+use super::transport::{Conn, Endpoint};
 
 /// Where the collector listens: `tcp://host:port` or `unix:/path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,35 +73,71 @@ impl SpillHandle {
     }
 }
 
-#[derive(Debug)]
 pub(super) struct NetworkSink {
     shared: Shared,
-    config: NetworkSinkConfig,
+    name: String,
+    spill_bytes: usize,
+    /// Syslog sinks turn each line into a frame; JSON-lines sinks send the lines as they are.
+    framer: Option<Framer>,
+    /// The framed batch, reused.
+    framed: Vec<u8>,
 }
 
 /// The most bytes handed to the socket in one write.
 const CHUNK: usize = 256 * 1024;
 const BACKOFF_START: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
-/// A collector that stops reading without closing is given up on (and reconnected) after
-/// this, rather than holding the shipper forever while the spill fills.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// After the writer is gone, delivery of the rest is tried for this long.
 const DRAIN_ON_CLOSE: Duration = Duration::from_secs(10);
 
 impl NetworkSink {
     /// Starts the shipper thread. The collector need not be up yet: records wait in the spill.
     pub(super) fn start(config: NetworkSinkConfig) -> std::io::Result<NetworkSink> {
+        let endpoint = match &config.target {
+            NetworkTarget::Tcp(a) => Endpoint::Tcp(a.clone()),
+            NetworkTarget::Unix(p) => Endpoint::UnixStream(p.clone()),
+        };
+        let name = config.target.to_string();
+        NetworkSink::spawn(name, endpoint, config.spill_bytes, None)
+    }
+
+    /// A syslog sink; fails when its TLS files cannot be read.
+    pub(super) fn start_syslog(config: &SyslogSinkConfig) -> std::io::Result<NetworkSink> {
+        let endpoint = match (&config.target, &config.tls) {
+            (SyslogTarget::Tcp(a), _) => Endpoint::Tcp(a.clone()),
+            (SyslogTarget::Unix(p), _) => Endpoint::UnixDatagram(p.clone()),
+            (SyslogTarget::Tls(a), Some(tls)) => Endpoint::tls(a, tls)?,
+            (SyslogTarget::Tls(_), None) => {
+                return Err(std::io::Error::other("tls:// needs a CA certificate"))
+            }
+        };
+        let framer = Framer::new(config);
+        let name = config.target.to_string();
+        NetworkSink::spawn(name, endpoint, config.spill_bytes, Some(framer))
+    }
+
+    fn spawn(
+        name: String,
+        endpoint: Endpoint,
+        spill_bytes: usize,
+        framer: Option<Framer>,
+    ) -> std::io::Result<NetworkSink> {
         let shared: Shared = Arc::default();
-        let (s, target) = (shared.clone(), config.target.clone());
+        let (s, shipper_name) = (shared.clone(), name.clone());
         std::thread::Builder::new()
             .name("audit-shipper".into())
-            .spawn(move || ship(&s, &target))?;
-        Ok(NetworkSink { shared, config })
+            .spawn(move || ship(&s, &endpoint, &shipper_name))?;
+        Ok(NetworkSink {
+            shared,
+            name,
+            spill_bytes,
+            framer,
+            framed: Vec::new(),
+        })
     }
 
     pub(super) fn name(&self) -> String {
-        self.config.target.to_string()
+        self.name.clone()
     }
 
     /// A handle to see, at shutdown, whether the collector has taken everything.
@@ -110,9 +147,17 @@ impl NetworkSink {
 
     /// Accepts the batch into the spill, or refuses it whole when the spill is full.
     pub(super) fn write(&mut self, batch: &[u8]) -> std::io::Result<()> {
+        let batch = match &self.framer {
+            None => batch,
+            Some(framer) => {
+                self.framed.clear();
+                framer.frame(batch, &mut self.framed)?;
+                &self.framed
+            }
+        };
         let (lock, ready) = &*self.shared;
         let mut spill = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        if spill.bytes.len() + batch.len() > self.config.spill_bytes {
+        if spill.bytes.len() + batch.len() > self.spill_bytes {
             return Err(std::io::Error::other(format!(
                 "spill full ({} bytes) while the collector is unreachable",
                 spill.bytes.len()
@@ -132,82 +177,8 @@ impl Drop for NetworkSink {
     }
 }
 
-enum Conn {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-impl Conn {
-    fn connect(target: &NetworkTarget) -> std::io::Result<Conn> {
-        Ok(match target {
-            NetworkTarget::Tcp(a) => {
-                let s = TcpStream::connect(a)?;
-                s.set_nodelay(true)?;
-                s.set_write_timeout(Some(WRITE_TIMEOUT))?;
-                Conn::Tcp(s)
-            }
-            NetworkTarget::Unix(p) => {
-                let s = UnixStream::connect(p)?;
-                s.set_write_timeout(Some(WRITE_TIMEOUT))?;
-                Conn::Unix(s)
-            }
-        })
-    }
-
-    fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
-        match self {
-            Conn::Tcp(s) => s.set_nonblocking(on),
-            Conn::Unix(s) => s.set_nonblocking(on),
-        }
-    }
-
-    /// Whether the collector closed its end. Checked before each write: writing into a
-    /// socket the peer has closed "succeeds" and the bytes vanish. Anything the collector
-    /// sends is read and ignored (the protocol has no replies).
-    fn peer_closed(&mut self) -> bool {
-        if self.set_nonblocking(true).is_err() {
-            return true;
-        }
-        let mut buf = [0u8; 512];
-        let closed = loop {
-            match self.read(&mut buf) {
-                Ok(0) => break true,
-                Ok(_) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break true,
-            }
-        };
-        closed || self.set_nonblocking(false).is_err()
-    }
-}
-
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Conn::Tcp(s) => s.read(buf),
-            Conn::Unix(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Conn {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Conn::Tcp(s) => s.write(buf),
-            Conn::Unix(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Conn::Tcp(s) => s.flush(),
-            Conn::Unix(s) => s.flush(),
-        }
-    }
-}
-
 /// The shipper loop: wait for bytes, (re)connect, send a chunk, drop it from the spill.
-fn ship(shared: &Shared, target: &NetworkTarget) {
+fn ship(shared: &Shared, endpoint: &Endpoint, target: &str) {
     let (lock, ready) = &**shared;
     let mut conn: Option<Conn> = None;
     let mut backoff = BACKOFF_START;
@@ -234,27 +205,40 @@ fn ship(shared: &Shared, target: &NetworkTarget) {
             chunk.extend_from_slice(&back[..back.len().min(CHUNK - chunk.len())]);
             chunk
         };
+        let mut failure: Option<std::io::Error> = None;
         if conn.as_mut().is_some_and(Conn::peer_closed) {
             conn = None;
         }
         let live = match conn.as_mut() {
             Some(c) => Some(c),
-            None => match Conn::connect(target) {
+            None => match Conn::connect(endpoint) {
                 Ok(c) => {
                     tracing::info!(sink = %target, "audit collector connected");
                     Some(conn.insert(c))
                 }
-                Err(_) => None,
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
             },
         };
-        let sent = live.is_some_and(|c| c.write_all(&chunk).and_then(|()| c.flush()).is_ok());
-        if sent {
-            backoff = BACKOFF_START;
+        let (taken, result) = match live {
+            Some(c) => c.send(&chunk),
+            None => (0, Ok(())),
+        };
+        if taken > 0 {
             let mut spill = lock.lock().unwrap_or_else(PoisonError::into_inner);
-            spill.bytes.drain(..chunk.len());
+            spill.bytes.drain(..taken);
+        }
+        if let Err(e) = result {
+            failure = Some(e);
+        }
+        if failure.is_none() && taken > 0 {
+            backoff = BACKOFF_START;
         } else {
             if conn.take().is_some() || backoff == BACKOFF_START {
-                tracing::warn!(sink = %target, "audit collector unreachable; spilling");
+                let error = failure.map_or_else(|| "no frame sent".to_owned(), |e| e.to_string());
+                tracing::warn!(sink = %target, %error, "audit collector unreachable; spilling");
             }
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(BACKOFF_MAX);
@@ -265,6 +249,7 @@ fn ship(shared: &Shared, target: &NetworkTarget) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     #[test]
     fn targets_parse() {

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use super::file::{FileSink, FileSinkConfig};
 use super::network::{NetworkSink, NetworkSinkConfig, SpillHandle};
+use super::syslog::SyslogSinkConfig;
 use super::{AuditError, Entry};
 
 /// Where records go. Several at once: a record is accepted when at least one took it.
@@ -19,6 +20,8 @@ pub enum SinkConfig {
     Stdout,
     /// JSON lines to a collector, through a bounded spill.
     Network(NetworkSinkConfig),
+    /// Each record as an RFC 5424 message to a syslog collector, through a bounded spill.
+    Syslog(SyslogSinkConfig),
 }
 
 enum Sink {
@@ -64,11 +67,13 @@ pub(super) fn spawn(
             SinkConfig::File(f) => f.path.display().to_string(),
             SinkConfig::Stdout => "stdout".into(),
             SinkConfig::Network(n) => n.target.to_string(),
+            SinkConfig::Syslog(s) => s.target.to_string(),
         };
         let sink = match c {
             SinkConfig::Stdout => Ok(Sink::Stdout),
             SinkConfig::File(f) => FileSink::open(f).map(Sink::File),
             SinkConfig::Network(n) => NetworkSink::start(n).map(Sink::Network),
+            SinkConfig::Syslog(s) => NetworkSink::start_syslog(&s).map(Sink::Network),
         };
         sinks.push(sink.map_err(|source| AuditError::Sink { sink: name, source })?);
     }

@@ -1,10 +1,14 @@
-//! Validation of the `[audit]` section into sinks: file (rotation, fsync), stdout, network.
+//! Validation of the `[audit]` section into sinks: file (rotation, fsync), stdout, network,
+//! syslog (`[audit.syslog]`).
 
 use std::time::Duration;
 
-use super::raw::RawAudit;
+use super::raw::{RawAudit, RawSyslog};
 use super::{AuditConfig, Validator};
-use crate::audit::{FileSinkConfig, Fsync, NetworkSinkConfig, NetworkTarget, SinkConfig};
+use crate::audit::{
+    syslog_facility, valid_syslog_tag, FileSinkConfig, Fsync, NetworkSinkConfig, NetworkTarget,
+    SinkConfig, SyslogSinkConfig, SyslogTarget, SyslogTls,
+};
 
 /// Default spill: about 100,000 typical records (~600 bytes each) while a collector restarts.
 const SPILL_BYTES: usize = 64 * 1024 * 1024;
@@ -96,10 +100,14 @@ impl Validator<'_> {
                 ),
             }
         }
-        if sinks.is_empty() && network.is_none() {
+        let syslog_set = a.syslog.is_some();
+        if let Some(s) = a.syslog.and_then(|s| self.syslog(s)) {
+            sinks.push(SinkConfig::Syslog(s));
+        }
+        if sinks.is_empty() && network.is_none() && !syslog_set {
             self.problem(
                 "audit",
-                "set file = \"...\", stdout = true and/or network = \"...\"",
+                "set file = \"...\", stdout = true, network = \"...\" and/or [audit.syslog]",
             );
         }
         let hmac_key_file = self
@@ -111,6 +119,92 @@ impl Validator<'_> {
             fail_closed: self
                 .value(&key("fail_closed"), a.fail_closed)
                 .unwrap_or(true),
+        })
+    }
+
+    fn syslog(&self, s: RawSyslog) -> Option<SyslogSinkConfig> {
+        let key = |k: &str| format!("audit.syslog.{k}");
+        let address = self.required(
+            &key("address"),
+            s.address,
+            ": \"tcp://host:port\", \"tls://host:port\" or \"unix:/dev/log\"",
+        );
+        let target = address.as_deref().and_then(|a| {
+            let target = SyslogTarget::parse(a);
+            if target.is_none() {
+                self.problem(
+                    key("address"),
+                    format!(
+                        "{a:?} is not \"tcp://host:port\", \"tls://host:port\" or \"unix:/path\""
+                    ),
+                );
+            }
+            target
+        });
+        let facility = self
+            .value(&key("facility"), s.facility)
+            .unwrap_or_else(|| "auth".to_owned());
+        if syslog_facility(&facility).is_none() {
+            self.problem(
+                key("facility"),
+                format!("{facility:?} is not a syslog facility (auth, authpriv, daemon, local0 .. local7, ...)"),
+            );
+        }
+        let tag = self
+            .value(&key("tag"), s.tag)
+            .unwrap_or_else(|| "vaultgate".to_owned());
+        if !valid_syslog_tag(&tag) {
+            self.problem(
+                key("tag"),
+                "1 to 48 printable ASCII characters without spaces (RFC 5424 APP-NAME)",
+            );
+        }
+        let spill_bytes = self
+            .value(&key("spill_bytes"), s.spill_bytes)
+            .unwrap_or(SPILL_BYTES);
+        if spill_bytes == 0 {
+            self.problem(key("spill_bytes"), "must be positive");
+        }
+        let is_tls = matches!(target, Some(SyslogTarget::Tls(_)));
+        let ca_cert = self.existing_file(&key("ca_cert"), s.ca_cert.clone());
+        let client_cert = self.existing_file(&key("client_cert"), s.client_cert.clone());
+        let client_key = self.existing_file(&key("client_key"), s.client_key.clone());
+        let server_name = self.value(&key("server_name"), s.server_name.clone());
+        if !is_tls {
+            for (k, set) in [
+                ("ca_cert", s.ca_cert.is_some()),
+                ("server_name", s.server_name.is_some()),
+                ("client_cert", s.client_cert.is_some()),
+                ("client_key", s.client_key.is_some()),
+            ] {
+                if set && target.is_some() {
+                    self.problem(key(k), "applies to a tls:// address only");
+                }
+            }
+        } else if s.ca_cert.is_none() {
+            self.problem(key("ca_cert"), "required with a tls:// address");
+        }
+        if s.client_cert.is_some() != s.client_key.is_some() {
+            self.problem(key("client_cert"), "client_cert and client_key go together");
+        }
+        let target = target?;
+        let tls = if is_tls {
+            Some(SyslogTls {
+                ca_cert: ca_cert?,
+                server_name: server_name
+                    .or_else(|| target.tls_host().map(str::to_owned))
+                    .unwrap_or_default(),
+                client_identity: client_cert.zip(client_key),
+            })
+        } else {
+            None
+        };
+        Some(SyslogSinkConfig {
+            target,
+            tls,
+            facility,
+            tag,
+            spill_bytes,
         })
     }
 }

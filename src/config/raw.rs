@@ -48,6 +48,21 @@ pub struct RawAudit {
     pub rotate_keep: Option<Written<usize>>,
     pub fsync: Option<Written<String>>,
     pub fsync_interval: Option<RawDuration>,
+    pub syslog: Option<RawSyslog>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "the [audit.syslog] table")]
+pub struct RawSyslog {
+    /// `tcp://host:port`, `tls://host:port` or `unix:/dev/log`.
+    pub address: Option<Written<String>>,
+    pub facility: Option<Written<String>>,
+    pub tag: Option<Written<String>>,
+    pub ca_cert: Option<Written<PathBuf>>,
+    pub server_name: Option<Written<String>>,
+    pub client_cert: Option<Written<PathBuf>>,
+    pub client_key: Option<Written<PathBuf>>,
+    pub spill_bytes: Option<Written<usize>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +170,7 @@ pub fn keys_of(section: &str) -> &'static [&'static str] {
         "policies" => field_names::<RawPolicies>(),
         "limits" => field_names::<RawLimits>(),
         "audit" => field_names::<RawAudit>(),
+        "audit.syslog" => field_names::<RawSyslog>(),
         "cache" => field_names::<RawCache>(),
         "cache.path" => field_names::<RawCachePath>(),
         "admin" => field_names::<RawAdmin>(),

@@ -35,6 +35,7 @@ mod policy_cli;
 mod protocols;
 mod readme;
 mod reload;
+mod syslog;
 mod token_file_logs;
 mod tokens;
 mod upstream_tls;

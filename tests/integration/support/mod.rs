@@ -6,6 +6,7 @@ pub mod openbao;
 pub mod pki;
 pub mod raw;
 pub mod relay;
+pub mod rsyslog;
 
 /// GETs `url` every 100 ms until it answers `want`, at most `tries` times; returns the last
 /// status (a connection error counts as 0), so the caller's assertion says what was seen.
