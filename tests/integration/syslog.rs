@@ -4,7 +4,6 @@
 //! once the spill is full and are served again when it returns; bad keys are reported.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -13,10 +12,6 @@ use crate::support::gate::Gate;
 use crate::support::openbao::OpenBao;
 use crate::support::pki::Pki;
 use crate::support::rsyslog::{Listen, Received, Rsyslog};
-
-fn repo_policies() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
-}
 
 /// (status, request id) of a GET.
 async fn get(client: &reqwest::Client, url: &str) -> (u16, Option<String>) {
@@ -106,7 +101,11 @@ async fn rsyslog_receives_exactly_the_records_of_a_1000_request_burst() {
         file.display(),
         rsyslog.port
     );
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &repo_policies(), &extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(&extra)
+        .start()
+        .await;
     let ids = burst(&pki.client_for("acme/billing"), &gate, 1000).await;
     // Stopping vaultgate waits until the collector took the whole spill.
     gate.stop().await;
@@ -143,7 +142,11 @@ async fn with_rsyslog_stopped_and_fail_closed_requests_get_503_and_resume() {
          spill_bytes = 8192\n",
         rsyslog.port
     );
-    let gate = Gate::start_with(&bao, &pki, &["acme/billing"], &[], &repo_policies(), &extra).await;
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(&extra)
+        .start()
+        .await;
     let client = pki.client_for("acme/billing");
     let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
     let mut answered = Vec::new();
@@ -235,8 +238,11 @@ async fn tls_and_the_local_socket_carry_the_same_records_as_the_file() {
             "\n[audit]\nfile = \"{}\"\n[audit.syslog]\n{syslog}",
             file.display()
         );
-        let gate =
-            Gate::start_with(&bao, &pki, &["acme/billing"], &[], &repo_policies(), &extra).await;
+        let gate = Gate::builder(&bao, &pki)
+            .services(&["acme/billing"])
+            .extra(&extra)
+            .start()
+            .await;
         let ids = burst(&pki.client_for("acme/billing"), &gate, 100).await;
         gate.stop().await;
         let written = std::fs::read_to_string(&file).unwrap();
