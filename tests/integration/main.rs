@@ -32,6 +32,7 @@ mod limits;
 mod malformed;
 mod ops;
 mod policy_cli;
+mod projected;
 mod protocols;
 mod readme;
 mod reload;
