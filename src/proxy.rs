@@ -2,6 +2,7 @@
 //! answer; one place that times the request, logs it once and maps errors to responses.
 
 mod cached;
+mod condition;
 mod error;
 mod exchange;
 mod scrub;
@@ -29,7 +30,7 @@ use crate::connection::{ConnInfo, ConnLimit};
 use crate::discovery::Discovery;
 use crate::identity::Caller;
 use crate::metrics::Metrics;
-use crate::policy::PolicyStore;
+use crate::policy::{Decision, PolicyStore};
 use crate::principal::cell::TokenCell;
 use crate::reload::Lockdown;
 use crate::shared::Shared;
@@ -243,6 +244,21 @@ impl Proxy {
             let message = format!("permission denied by vaultgate: {}", decision.reason);
             exchange.decision = Some(decision);
             return Ok(vault_error(StatusCode::FORBIDDEN, &message));
+        }
+        let mut op = op;
+        if let Some(condition) = &decision.condition {
+            match self.settle(&caller, &op, condition).await {
+                Ok(body) => op.body = body,
+                Err(why) => {
+                    let message = format!("permission denied by vaultgate: {why}");
+                    exchange.decision = Some(Decision {
+                        allowed: false,
+                        reason: why,
+                        ..decision
+                    });
+                    return Ok(vault_error(StatusCode::FORBIDDEN, &message));
+                }
+            }
         }
         exchange.decision = Some(decision);
 

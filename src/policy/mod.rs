@@ -12,6 +12,7 @@ pub mod pattern;
 pub mod set;
 pub mod store;
 
+use crate::vault::write::WriteCondition;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -35,4 +36,7 @@ pub struct Decision {
     pub rule: Option<RuleSource>,
     /// Human-readable reason, used verbatim in the 403 body.
     pub reason: String,
+    /// What the proxy must make hold for an allowed write the rule grants only `create` or
+    /// only `update` for.
+    pub condition: Option<WriteCondition>,
 }

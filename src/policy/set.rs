@@ -7,6 +7,7 @@ mod inspect;
 mod parameters;
 #[cfg(test)]
 mod tests;
+mod writes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};

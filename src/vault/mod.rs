@@ -6,3 +6,4 @@ pub mod placement;
 pub mod semantics;
 pub mod sudo;
 pub mod token;
+pub mod write;

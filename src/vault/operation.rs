@@ -165,6 +165,11 @@ fn ambiguous(reason: impl Into<String>) -> ClassifyError {
     ClassifyError::Ambiguous(reason.into())
 }
 
+/// `/v1/` + a full path as forwarded upstream, percent-encoded.
+pub fn upstream_path(full_path: &str) -> String {
+    format!("/v1/{}", target::encode_path(full_path))
+}
+
 impl Operation {
     /// Classifies a request whose hop-by-hop headers are still present (this function
     /// refuses the ambiguous ones) and whose body was already read within the body limit.

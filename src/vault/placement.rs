@@ -5,6 +5,7 @@
 //! pruned only by what `ServerSemantics` knows for certain.
 
 use super::semantics::{could_be_namespace, ServerSemantics};
+use super::write::Write;
 
 /// One way the server could read the full path: namespace `full[..offset-1]` (root when
 /// `offset` is 0) and the path `full[offset..]` inside it.
@@ -23,8 +24,8 @@ pub enum Facts {
     Unknown,
     Known {
         sudo: bool,
-        /// `None`: the mount is known but no endpoint of it matched.
-        create_supported: Option<bool>,
+        /// How a write there is read: create or update.
+        write: Write,
         /// Every matching endpoint is served without a token.
         unauthenticated: bool,
     },
@@ -37,6 +38,17 @@ impl Split {
 
     pub fn path<'a>(&self, full: &'a str) -> &'a str {
         full.get(self.offset..).unwrap_or("")
+    }
+
+    /// How a write that lands here is read (create or update).
+    pub fn write(&self, full: &str) -> Write {
+        if let Some(fixed) = Write::fixed(self.path(full)) {
+            return fixed;
+        }
+        match self.facts {
+            Facts::Known { write, .. } => write,
+            Facts::Unknown => Write::Unsettled,
+        }
     }
 }
 
@@ -98,19 +110,19 @@ impl Placement {
 }
 
 fn split(offset: usize, namespace: &str, path: &str, known: &ServerSemantics, home: &str) -> Split {
-    let facts = match known.space(namespace).and_then(|s| s.endpoints(path)) {
+    let space = known.space(namespace);
+    let facts = match space.and_then(|s| s.endpoints(path).map(|e| (s, e))) {
         None => Facts::Unknown,
-        Some(endpoints) => {
-            let (mut any, mut sudo, mut create, mut open) = (false, false, false, true);
+        Some((space, endpoints)) => {
+            let (mut any, mut sudo, mut open) = (false, false, true);
             for e in endpoints {
                 any = true;
                 sudo |= e.sudo;
-                create |= e.create_supported;
                 open &= e.unauthenticated;
             }
             Facts::Known {
                 sudo,
-                create_supported: any.then_some(create),
+                write: space.write(path),
                 unauthenticated: any && open,
             }
         }
@@ -212,7 +224,7 @@ mod tests {
             p.unique().map(|s| s.facts),
             Some(Facts::Known {
                 sudo: true,
-                create_supported: Some(false),
+                write: Write::Update,
                 unauthenticated: false
             })
         );
@@ -222,7 +234,8 @@ mod tests {
         assert!(matches!(
             s.map(|s| s.facts),
             Some(Facts::Known {
-                create_supported: Some(true),
+                // An existence check, but no `metadata/` beside it to settle it by.
+                write: Write::Unsettled,
                 ..
             })
         ));

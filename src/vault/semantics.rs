@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::write::Write;
+
 /// Segments OpenBao refuses as namespace names (helper/namespace/namespace.go
 /// `reservedNames`), so a path can never cross into a namespace through them.
 pub const RESERVED_NAMES: [&str; 6] = ["root", "sys", "audit", "auth", "cubbyhole", "identity"];
@@ -75,6 +77,21 @@ impl PathSpec {
             create_supported: flag("x-vault-createSupported"),
             unauthenticated: flag("x-vault-unauthenticated"),
         })
+    }
+
+    /// `<mount literals>/<op>/{field}`: the operation and the mount's segments.
+    fn operation(&self) -> Option<(&str, Vec<&str>)> {
+        let [mount @ .., Segment::Literal(op), Segment::Field] = self.segments.as_slice() else {
+            return None;
+        };
+        let mount = mount
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(l) => Some(l.as_str()),
+                _ => None,
+            })
+            .collect::<Option<Vec<&str>>>()?;
+        (!mount.is_empty()).then_some((op.as_str(), mount))
     }
 
     fn first(&self) -> Option<&str> {
@@ -164,6 +181,48 @@ impl Space {
     pub fn documents(&self) -> usize {
         self.documents
     }
+
+    /// How a write to `rel` is read: no existence check, one vaultgate can settle (KV v2,
+    /// transit keys), or one it cannot (including a path no document describes).
+    pub fn write(&self, rel: &str) -> Write {
+        let Some(endpoints) = self.endpoints(rel) else {
+            return Write::Unsettled;
+        };
+        let matched: Vec<&PathSpec> = endpoints.collect();
+        if matched.is_empty() {
+            return Write::Unsettled;
+        }
+        if matched.iter().all(|s| !s.create_supported) {
+            return Write::Update;
+        }
+        matched
+            .iter()
+            .filter(|s| s.create_supported)
+            .find_map(|s| self.settled(s))
+            .unwrap_or(Write::Unsettled)
+    }
+
+    /// Recognizes `<mount>/<op>/{field}` of KV v2 and transit by the mount's other paths.
+    fn settled(&self, spec: &PathSpec) -> Option<Write> {
+        let (op, mount) = spec.operation()?;
+        let first = mount.first()?;
+        let has = |sibling: &str| {
+            self.mounts.get(*first).is_some_and(|specs| {
+                specs
+                    .iter()
+                    .any(|s| s.operation() == Some((sibling, mount.clone())))
+            })
+        };
+        let len = mount.iter().map(|m| m.len() + 1).sum::<usize>() - 1;
+        match op {
+            "data" if has("metadata") => Some(Write::Kv2Data { mount: len }),
+            "metadata" | "delete" | "undelete" | "destroy" if has("data") => {
+                Some(Write::Kv2Key { mount: len })
+            }
+            "encrypt" if has("keys") => Some(Write::TransitEncrypt { mount: len }),
+            _ => None,
+        }
+    }
 }
 
 /// Everything known of the server; the root namespace is `""`.
@@ -240,6 +299,31 @@ mod tests {
         assert_eq!(flags("sys/leases/lookup/"), vec![(true, false, false)]);
         assert!(s.endpoints("other/x").is_none());
         assert!(s.has_mount("pki-a") && !s.has_mount("acme"));
+    }
+
+    #[test]
+    fn writes_are_recognized_by_the_mounts_other_paths() {
+        let s = space(json!({"paths": {
+            "/kv/team/data/{path}": {"x-vault-createSupported": true},
+            "/kv/team/metadata/{path}": {"x-vault-createSupported": true},
+            "/kv/team/delete/{path}": {"x-vault-createSupported": true},
+            "/transit/encrypt/{name}": {"x-vault-createSupported": true},
+            "/transit/keys/{name}": {"x-vault-createSupported": true},
+            "/transit/decrypt/{name}": {},
+            "/odd/encrypt/{name}": {"x-vault-createSupported": true},
+            "/pki/issue/{role}": {},
+        }}));
+        assert_eq!(s.write("kv/team/data/a/b"), Write::Kv2Data { mount: 7 });
+        assert_eq!(s.write("kv/team/delete/a"), Write::Kv2Key { mount: 7 });
+        assert_eq!(
+            s.write("transit/encrypt/app"),
+            Write::TransitEncrypt { mount: 7 }
+        );
+        assert_eq!(s.write("transit/decrypt/app"), Write::Update);
+        assert_eq!(s.write("pki/issue/web"), Write::Update);
+        // An existence check on a mount with no `keys/`: not settled.
+        assert_eq!(s.write("odd/encrypt/x"), Write::Unsettled);
+        assert_eq!(s.write("nowhere/x"), Write::Unsettled);
     }
 
     #[test]

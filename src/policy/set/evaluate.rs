@@ -10,7 +10,8 @@ use crate::vault::placement::{Facts, Placement};
 use crate::vault::sudo;
 
 use super::acl::{Acl, Rule};
-use super::parameters;
+use super::{parameters, writes};
+use crate::vault::write::WriteCondition;
 
 /// Endpoints (relative to the namespace) that hand out or act on the proxy's token, leak its
 /// ACL, or operate the server. A glob must never reach them by accident, so only an exact
@@ -109,9 +110,7 @@ fn sudo_needed(op: &Operation, placement: &Placement) -> Option<String> {
     })
 }
 
-/// What the proxy requires per verb. A write needs both `create` and `update`: Vault picks
-/// one by an existence check the proxy cannot see, so a rule granting only one of them
-/// denies writes through the proxy, which can then never allow what Vault would deny.
+/// What the proxy requires per verb; writes are decided in `writes`.
 fn required(verb: Verb) -> &'static [Capability] {
     match verb {
         Verb::Read | Verb::Help => &[Capability::Read],
@@ -162,6 +161,7 @@ fn allow(rule: Option<&Rule>, reason: String) -> Decision {
         allowed: true,
         rule: rule.and_then(|r| r.source().cloned()),
         reason,
+        condition: None,
     }
 }
 
@@ -170,6 +170,7 @@ fn deny(rule: Option<&Rule>, reason: String) -> Decision {
         allowed: false,
         rule: rule.and_then(|r| r.source().cloned()),
         reason,
+        condition: None,
     }
 }
 
@@ -279,7 +280,14 @@ pub(crate) fn evaluate(
             );
         }
     }
-    let needed = required(op.verb);
+    let (needed, condition) = if op.verb == Verb::Write {
+        match writes::write(rule, op, placement) {
+            Ok(covered) => (covered.used, covered.condition),
+            Err(why) => return deny(Some(rule), format!("{} {why}", label(rule))),
+        }
+    } else {
+        (required(op.verb), None)
+    };
     let missing: Vec<Capability> = needed
         .iter()
         .copied()
@@ -315,10 +323,23 @@ pub(crate) fn evaluate(
             );
         }
     }
-    allow(
+    let mut decision = allow(
         Some(rule),
         format!("{} grants {}", label(rule), names(needed)),
-    )
+    );
+    if let Some(condition) = condition {
+        decision.reason.push_str(match condition {
+            WriteCondition::CasCreate => " (sent with cas=0: Vault refuses to overwrite)",
+            WriteCondition::CasUpdate { .. } => {
+                " (sent with the current version as cas: Vault refuses to create)"
+            }
+            WriteCondition::MustExist { .. } => {
+                " (if the target exists: a write there is an update)"
+            }
+        });
+        decision.condition = Some(condition);
+    }
+    decision
 }
 
 /// vault-semantics §1.7: bounds make wrapping mandatory; without bounds vaultgate refuses
