@@ -104,6 +104,8 @@ struct Held {
     refresh_at: Option<Instant>,
     relogin: bool,
     file_stamp: Option<SystemTime>,
+    /// Where renewals go when it is not the shared client (see `Login::renew_via`).
+    renew_via: Option<Upstream>,
 }
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -166,7 +168,10 @@ impl Renewer {
     pub async fn run(mut self, mut ctl: Control) {
         let mut held: Option<Held> = None;
         let mut poll = tokio::time::interval(TOKEN_FILE_POLL);
-        let watches_file = matches!(self.principal.auth, AuthConfig::TokenFile { .. });
+        let watches_file = matches!(
+            self.principal.auth,
+            AuthConfig::TokenFile { .. } | AuthConfig::Cert(_)
+        );
         loop {
             if *ctl.lockdown.borrow_and_update() {
                 if let Some(h) = held.take() {
@@ -203,9 +208,19 @@ impl Renewer {
                 () = sleep_until(refresh_at) => self.refresh(&mut held).await,
                 Some(s) = self.suspects.recv() => self.suspect(s, &mut held).await,
                 _ = poll.tick(), if watches_file => {
-                    if h.file_stamp != self.file_stamp() {
-                        tracing::info!(principal = %self.name, "token file changed; re-reading");
-                        held = None;
+                    let stamp = self.file_stamp();
+                    if h.file_stamp != stamp {
+                        if let AuthConfig::Cert(_) = self.principal.auth {
+                            // Log in with the new certificate, then revoke the old token;
+                            // should that login fail, the old token serves until it expires.
+                            tracing::info!(principal = %self.name, "client certificate changed; logging in again");
+                            h.file_stamp = stamp;
+                            h.relogin = true;
+                            h.refresh_at = Some(Instant::now());
+                        } else {
+                            tracing::info!(principal = %self.name, "token file changed; re-reading");
+                            held = None;
+                        }
                     }
                 }
                 r = ctl.lockdown.changed() => if r.is_err() { return },
@@ -249,6 +264,10 @@ impl Renewer {
             AuthConfig::TokenFile { path } => {
                 std::fs::metadata(path).and_then(|m| m.modified()).ok()
             }
+            AuthConfig::Cert(cert) => [&cert.client_cert, &cert.client_key]
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+                .max(),
             _ => None,
         }
     }
@@ -271,6 +290,7 @@ impl Renewer {
                 ttl,
                 renewable,
                 from_file,
+                renew_via,
                 ..
             }) => {
                 self.backoff = FIRST_BACKOFF;
@@ -297,6 +317,7 @@ impl Renewer {
                     refresh_at,
                     relogin: !renewable,
                     file_stamp: stamp,
+                    renew_via,
                 })
             }
             Err(e) => {
@@ -330,14 +351,8 @@ impl Renewer {
             }
             return;
         }
-        match auth::token_call(
-            &self.upstream,
-            &self.principal.namespace,
-            &h.token,
-            TokenCall::Renew,
-        )
-        .await
-        {
+        let via = h.renew_via.as_ref().unwrap_or(&self.upstream);
+        match auth::token_call(via, &self.principal.namespace, &h.token, TokenCall::Renew).await {
             Ok(TokenCheck::Valid { ttl }) => {
                 let now = Instant::now();
                 self.backoff = FIRST_BACKOFF;

@@ -175,6 +175,7 @@ fn answers_keep_vaults_words_and_tokens_are_named_without_themselves() {
         renewable: false,
         accessor: None,
         from_file: None,
+        renew_via: None,
     };
     let hashed = fingerprint(&login);
     assert!(
