@@ -14,6 +14,7 @@ mod audit_load;
 mod audit_sinks;
 mod bypasses;
 mod cache;
+mod cert_auth;
 mod cli_shape;
 mod clients;
 mod config_cli;
