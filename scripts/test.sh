@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs OpenBao (and hvac) into .tools/ when missing,
+# The whole test suite, as CI runs it: installs OpenBao (and hvac) and moto into .tools/ when missing,
 # then format and lint checks, the compose file check, then every test against a real OpenBao
 # dev server (the demo script and the README's examples included). Every stage runs even when
 # an earlier one failed, so one run shows everything that is wrong; the run ends with one
@@ -32,6 +32,8 @@ cargo_tests() {
 }
 
 stage "install OpenBao" bash -c 'scripts/install-openbao.sh >/dev/null'
+# moto: the local STS and IAM of the auth = "aws" tests.
+stage "install moto" bash -c 'scripts/install-moto.sh >/dev/null'
 stage "format" cargo fmt --all -- --check
 stage "lints" cargo clippy --locked --all-targets -- -D warnings
 # The shipped policies must load as the server loads them (warnings print, errors fail).

@@ -12,6 +12,7 @@ mod anonymous;
 mod audit;
 mod audit_load;
 mod audit_sinks;
+mod aws_auth;
 mod bypasses;
 mod cache;
 mod cert_auth;
