@@ -252,6 +252,8 @@ async fn an_aws_service_reads_its_secret_and_uses_rotated_keys_at_the_next_login
     assert_eq!(ready["ready"], true, "{ready}");
     let (log, audit) = run.stop().await;
     assert!(log.contains("logged in to Vault"), "{log}");
+    // The startup summary names the method.
+    assert!(log.contains("service acme/billing: auth aws"), "{log}");
     assert!(audit.contains("\"login\""), "{audit}");
     // No secret key, at trace level, in the log or the audit stream.
     for key in &stack.keys {
@@ -300,5 +302,45 @@ async fn a_wrong_header_value_is_refused_by_vault_and_reported_at_startup_and_in
     assert!(
         !log.contains(&stack.keys[0].secret),
         "secret key in the log"
+    );
+}
+
+#[tokio::test]
+async fn verify_checks_an_aws_role_with_the_credential_chain() {
+    let stack = stack().await;
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("credentials");
+    write_credentials(&credentials, &stack.keys[0]);
+    let verify = |header_value: &'static str| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_vaultgate"));
+        command
+            .args(["verify", "--auth", "aws", "--role", "billing"])
+            .args(["--header-value", header_value, "--sts-endpoint"])
+            .arg(stack.moto.url())
+            .arg("secret/data/acme/billing/db")
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("VAULT_ADDR", &stack.method.address)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .env("AWS_CONFIG_FILE", dir.path().join("no-config"))
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        command.output()
+    };
+    let out = verify(SERVER_ID).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("[1/5] log in with aws role billing (mount aws; AWS credential chain"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[5/5] old token rejected: ok"), "{stdout}");
+    assert!(!stdout.contains(&stack.keys[0].secret));
+
+    let out = verify("some.other.vault").await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("failed (aws login refused by Vault (400): error validating X-Vault-AWS-IAM-Server-ID header"),
+        "{stdout}"
     );
 }

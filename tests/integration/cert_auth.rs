@@ -184,3 +184,34 @@ async fn a_certificate_the_role_does_not_trust_is_refused_with_the_file_named() 
     app.shutdown_handle().cancel();
     app.run().await.unwrap();
 }
+
+#[tokio::test]
+async fn verify_checks_a_cert_role_with_the_client_certificate_of_the_environment() {
+    let pki = Pki::new(&["acme/billing"]);
+    let bao = cert_vault(&pki, 60).await;
+    let (cert, key) = pki.client("acme/billing");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vaultgate"))
+        .args(["verify", "--auth", "cert", "--role", "billing"])
+        .arg("secret/data/acme/billing/db")
+        .env_clear()
+        .env("VAULT_ADDR", bao.tls_addr())
+        .env("VAULT_CACERT", pki.ca_cert())
+        .env("VAULT_CLIENT_CERT", &cert)
+        .env("VAULT_CLIENT_KEY", &key)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains(&format!(
+            "[1/5] log in with cert role billing (mount cert; certificate {}): ok (token accessor ",
+            cert.display()
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[5/5] old token rejected: ok"), "{stdout}");
+    let pem = std::fs::read_to_string(&key).unwrap();
+    let body = pem.lines().nth(1).unwrap();
+    assert!(!stdout.contains(body), "key material printed");
+}

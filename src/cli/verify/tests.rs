@@ -14,7 +14,12 @@ fn args(role_id_file: Option<PathBuf>, secret_id_file: Option<PathBuf>) -> Verif
     VerifyArgs {
         role: "my-app-role".into(),
         path: "secret/data/api".into(),
-        approle_mount: "approle".into(),
+        auth: VerifyAuth::Approle,
+        mount: None,
+        region: None,
+        header_value: None,
+        sts_endpoint: None,
+        profile: None,
         role_id_file,
         secret_id_file,
     }
