@@ -3,7 +3,8 @@
 //! login itself is answered by the plugin's steps in `support::aws_auth` (see there). vaultgate
 //! runs as the real binary, its AWS credentials from a shared credentials file: a service reads
 //! its secret, rotated keys are used at the next login, a wrong `header_value` is reported at
-//! startup and in `/readyz`, and no secret key reaches its logs (at trace level) or audit.
+//! startup and in `/readyz`, no secret key reaches its logs (at trace level) or audit, and
+//! `vaultgate verify --auth aws` checks such a role.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,7 +1,8 @@
 //! [auth-methods] `auth = "cert"` against OpenBao's cert auth method on its TLS listener: the
 //! login presents the principal's certificate, renewals go over that same connection (OpenBao
-//! renews only for the certificate that logged in), replaced files log in again, and a
-//! certificate the role does not trust is refused with the file named.
+//! renews only for the certificate that logged in), replaced files log in again, a
+//! certificate the role does not trust is refused with the file named, an `[issuer]` may log
+//! in this way, and `vaultgate verify --auth cert` checks such a role.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -214,4 +215,40 @@ async fn verify_checks_a_cert_role_with_the_client_certificate_of_the_environmen
     let pem = std::fs::read_to_string(&key).unwrap();
     let body = pem.lines().nth(1).unwrap();
     assert!(!stdout.contains(body), "key material printed");
+}
+
+#[tokio::test]
+async fn an_issuer_may_log_in_with_a_certificate() {
+    let pki = Pki::new(&["acme/billing"]);
+    let bao = cert_vault(&pki, 60).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = pki.client("acme/billing");
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let vault = format!(
+        "address = \"{}\"\nca_cert = \"{}\"\n",
+        bao.tls_addr(),
+        pki.ca_cert().display()
+    );
+    let text = Gate::base_config(&vault, &pki, &policies)
+        + &format!(
+            "\n[issuer]\nauth = \"cert\"\nrole = \"billing\"\nclient_cert = \"{}\"\n\
+             client_key = \"{}\"\n\n[[service]]\nname = \"acme/billing\"\nauth = \"issued\"\n\
+             policies = [\"vaultgate-test-broad\"]\n",
+            cert.display(),
+            key.display()
+        );
+    let file = dir.path().join("vaultgate.toml");
+    std::fs::write(&file, text).unwrap();
+    let gate = Gate::start_file(dir, &file).await;
+    let child = lookup(&bao, &gate.token("acme/billing")).await;
+    assert_eq!(
+        child["policies"],
+        json!(["vaultgate-test-broad"]),
+        "{child}"
+    );
+    assert_eq!(child["meta"]["issued_by"], "vaultgate", "{child}");
+    let client = pki.client_for("acme/billing");
+    let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    gate.stop().await;
 }
