@@ -13,10 +13,14 @@ target="$tools/moto"
 python="${PYTHON:-python3}"
 export PIP_ROOT_USER_ACTION=ignore
 
+# Tests running in parallel may all find moto missing: one installs, the others wait for it.
+mkdir -p "$tools"
+exec 9>"$tools/.moto.lock"
+flock 9
+
 if [[ ! -f "$target/moto-$version.dist-info/METADATA" ]]; then
     echo "installing moto $version into $target" >&2
     # A scratch folder moved into place, so an interrupted install is never mistaken for one.
-    mkdir -p "$tools"
     staging="$(mktemp -d "$tools/.moto.XXXXXX")"
     trap 'rm -rf "$staging"' EXIT
     "$python" -m pip install --quiet --disable-pip-version-check --no-input \
