@@ -8,6 +8,10 @@ COPY src ./src
 RUN cargo build --release --locked && strip target/release/vaultgate
 
 FROM debian:bookworm-slim
+# auth = "aws" may need STS over https (web identity, assumed roles): the system's CA roots.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home-dir /etc/vaultgate --shell /usr/sbin/nologin vaultgate \
  && mkdir -p /etc/vaultgate/certs /etc/vaultgate/secrets \
  && chown vaultgate:vaultgate /etc/vaultgate/certs /etc/vaultgate/secrets

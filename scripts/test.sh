@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs OpenBao (and hvac) into .tools/ and Debian's
-# rsyslog when missing, then format and lint checks, the compose file check, then every test
+# The whole test suite, as CI runs it: installs OpenBao (and hvac) and moto into .tools/ and
+# Debian's rsyslog when missing, then format and lint checks, the compose file check, then every test
 # against a real OpenBao dev server (the demo script and the README's examples included), then
 # the compose stack for real where a Docker engine runs (skipped, and said so, elsewhere).
 # Every stage runs even when an earlier one failed, so one run shows everything that is wrong;
@@ -36,6 +36,8 @@ cargo_tests() {
 stage "install OpenBao" bash -c 'scripts/install-openbao.sh >/dev/null'
 # Debian's rsyslog for the syslog audit sink's tests (as root, with apt-get, when missing).
 stage "install rsyslog" scripts/install-rsyslog.sh
+# moto: the local STS and IAM of the auth = "aws" tests.
+stage "install moto" bash -c 'scripts/install-moto.sh >/dev/null'
 stage "format" cargo fmt --all -- --check
 stage "lints" cargo clippy --locked --all-targets -- -D warnings
 # The shipped policies must load as the server loads them (warnings print, errors fail).

@@ -15,7 +15,10 @@ mod written;
 pub use admin::{AdminConfig, AdminToken};
 pub use cache::{CacheConfig, CachePathRule};
 pub use limits::{Limits, RateLimit};
-pub use principal::{AuthConfig, IssueRequest, PrincipalConfig, ServiceConfig};
+pub use principal::{
+    default_sts_endpoint, AuthConfig, AwsLogin, CertLogin, IssueRequest, PrincipalConfig,
+    ServiceConfig, DEFAULT_AWS_REGION,
+};
 pub use problems::Problem;
 
 use std::net::SocketAddr;
@@ -302,6 +305,8 @@ impl Validator<'_> {
         let mut services = Vec::new();
         let mut callers: Vec<Caller> = Vec::new();
         let mut complete = true;
+        // Each kept service's index in the file, for problems found after this loop.
+        let mut written_at = Vec::new();
         for (i, s) in raw.service.into_iter().enumerate() {
             let (caller, principal) = self.service(i, s);
             if let Some(caller) = &caller {
@@ -315,6 +320,7 @@ impl Validator<'_> {
             }
             match (caller, principal) {
                 (Some(caller), Some(principal)) => {
+                    written_at.push(i);
                     services.push(ServiceConfig { caller, principal })
                 }
                 _ => complete = false,
@@ -336,6 +342,23 @@ impl Validator<'_> {
                 format!("service[{i}].auth"),
                 "auth = \"issued\" needs an [issuer] section",
             );
+        }
+        if vault
+            .as_ref()
+            .is_some_and(|v| !v.address.starts_with("https://"))
+        {
+            let certs = written_at.iter().zip(services.iter().map(|s| &s.principal));
+            for (key, _) in certs
+                .map(|(i, p)| (format!("service[{i}].auth"), p))
+                .chain(issuer.iter().map(|p| ("issuer.auth".to_owned(), p)))
+                .filter(|(_, p)| matches!(p.auth, AuthConfig::Cert(_)))
+            {
+                self.problem(
+                    key,
+                    "auth = \"cert\" needs an https [vault] address: Vault reads the client \
+                     certificate from the TLS handshake",
+                );
+            }
         }
         if raw.listener.is_empty() {
             self.problem("listener", "at least one [[listener]] is required");

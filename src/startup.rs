@@ -127,6 +127,8 @@ pub fn auth_kind(auth: &AuthConfig) -> &'static str {
         AuthConfig::AppRole { .. } => "approle",
         AuthConfig::TokenFile { .. } => "token_file",
         AuthConfig::Jwt { .. } => "jwt",
+        AuthConfig::Aws(_) => "aws",
+        AuthConfig::Cert(_) => "cert",
         AuthConfig::Issued(_) => "issued",
     }
 }

@@ -3,6 +3,7 @@
 
 mod deadline;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,6 +57,8 @@ pub struct Upstream {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     address: Arc<str>,
     timeout: Duration,
+    /// What the client was built from, for `presenting`.
+    config: Arc<VaultConfig>,
 }
 
 /// The largest JSON answer read from Vault for the proxy's own calls (logins and the like).
@@ -85,7 +88,17 @@ impl Upstream {
             client,
             address: cfg.address.as_str().into(),
             timeout: cfg.timeout,
+            config: Arc::new(cfg.clone()),
         })
+    }
+
+    /// A client to the same Vault that presents `cert` and `key` (read now, so a replaced
+    /// file is used from the next call on): Vault's cert auth method takes the caller's
+    /// identity from the TLS handshake, for the login and for each renewal of its token.
+    pub fn presenting(&self, cert: &Path, key: &Path) -> Result<Upstream, UpstreamError> {
+        let mut config = (*self.config).clone();
+        config.client_identity = Some((cert.to_owned(), key.to_owned()));
+        Upstream::new(&config)
     }
 
     /// Sends a request whose target is an origin-form `/v1/...` string; the response head

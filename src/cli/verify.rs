@@ -1,7 +1,9 @@
 //! `vaultgate verify --role ROLE PATH`: the seed's credential-rotation check. Logs in with an
-//! AppRole, reads a secret, rotates the token, reads again and proves the old token is dead.
-//! Prints one line per step; never a token, secret id or secret value.
+//! AppRole (or, with `--auth`, AWS IAM or a TLS certificate), reads a secret, rotates the
+//! token, reads again and proves the old token is dead. Prints one line per step; never a
+//! token, secret id or secret value.
 
+mod method;
 mod report;
 mod setup;
 #[cfg(test)]
@@ -12,9 +14,11 @@ use std::path::PathBuf;
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::principal::auth::{approle_login, Login};
+use crate::principal::auth::Login;
 use crate::upstream::{Upstream, UpstreamError};
 use crate::vault::token::Token;
+use method::Credentials;
+pub use method::VerifyAuth;
 use report::{answer, describe_login, describe_secret, failed, fingerprint, ok};
 pub use setup::SetupError;
 use setup::{AppRoleCredentials, CredentialSource, Environment};
@@ -28,17 +32,35 @@ pub(crate) const STEPS: u8 = 5;
     VAULT_CLIENT_CERT and VAULT_CLIENT_KEY (mTLS), VAULT_NAMESPACE, VAULT_ROLE_ID and \
     VAULT_SECRET_ID (the role's credentials), VAULT_TOKEN (bootstrap: when no credentials are \
     given, reads the role id and creates a fresh secret id; also revokes by accessor when \
-    revoke-self is refused)."
+    revoke-self is refused). --auth aws: the AWS SDK's credential chain (AWS_* variables, \
+    shared files, web identity, container or instance metadata). --auth cert: \
+    VAULT_CLIENT_CERT and VAULT_CLIENT_KEY."
 )]
 pub struct VerifyArgs {
-    /// The AppRole role whose credentials are checked, e.g. my-app-role.
+    /// The role whose credentials are checked, e.g. my-app-role (for cert, the certificate
+    /// role).
     #[arg(long)]
     pub role: String,
     /// The secret to read, as an API path; for KV v2 include `data/`, e.g. secret/data/api.
     pub path: String,
-    /// Where the AppRole auth method is mounted.
-    #[arg(long, default_value = "approle")]
-    pub approle_mount: String,
+    /// The auth method to log in with.
+    #[arg(long, value_enum, default_value_t = VerifyAuth::Approle)]
+    pub auth: VerifyAuth,
+    /// Where the auth method is mounted (default: the method's name).
+    #[arg(long, alias = "approle-mount")]
+    pub mount: Option<String>,
+    /// aws: the region the request is signed for [default: us-east-1].
+    #[arg(long)]
+    pub region: Option<String>,
+    /// aws: the X-Vault-AWS-IAM-Server-ID header value the mount requires.
+    #[arg(long)]
+    pub header_value: Option<String>,
+    /// aws: the STS URL the request is signed for [default: the region's].
+    #[arg(long)]
+    pub sts_endpoint: Option<String>,
+    /// aws: the profile of the shared AWS config files.
+    #[arg(long)]
+    pub profile: Option<String>,
     /// A file holding the role id (instead of VAULT_ROLE_ID).
     #[arg(long)]
     pub role_id_file: Option<PathBuf>,
@@ -65,19 +87,40 @@ pub async fn run(args: &VerifyArgs) -> Result<(), VerifyError> {
 pub async fn verify(args: &VerifyArgs, env: &Environment) -> Result<(), VerifyError> {
     let path = setup::vault_path("path", &args.path)?;
     let role = setup::role_name(&args.role)?;
-    let mount = setup::vault_path("--approle-mount", args.approle_mount.trim_end_matches('/'))?;
+    let mount = args
+        .mount
+        .as_deref()
+        .unwrap_or(args.auth.default_mount())
+        .trim_end_matches('/');
+    let mount = setup::vault_path("--mount", mount)?;
     let config = setup::vault_config(env)?;
-    let source = setup::credential_source(args, env)?;
+    let source = match args.auth {
+        VerifyAuth::Approle => match setup::credential_source(args, env)? {
+            CredentialSource::Supplied {
+                credentials,
+                origin,
+            } => Some((Credentials::AppRole(credentials), origin)),
+            CredentialSource::Bootstrap => None,
+        },
+        _ => {
+            if args.auth == VerifyAuth::Cert && !config.address.starts_with("https://") {
+                return Err(SetupError::NoClientCertificate.into());
+            }
+            Some(method::credentials(args, env, &role, &mount)?)
+        }
+    };
     let namespace = match env.namespace.as_str() {
         "" => String::new(),
         ns => format!(", namespace {ns}"),
     };
     println!(
-        "verifying AppRole {role} (mount {mount}) on {path} at {}{namespace}",
+        "verifying {} {role} (mount {mount}) on {path} at {}{namespace}",
+        method::name(args.auth),
         config.address
     );
     let mut check = Check {
         upstream: Upstream::new(&config)?,
+        auth: args.auth,
         namespace: env.namespace.clone(),
         role,
         mount,
@@ -104,6 +147,7 @@ pub async fn verify(args: &VerifyArgs, env: &Environment) -> Result<(), VerifyEr
 
 struct Check {
     upstream: Upstream,
+    auth: VerifyAuth,
     namespace: String,
     role: String,
     mount: String,
@@ -116,16 +160,14 @@ struct Check {
 }
 
 impl Check {
-    async fn steps(&mut self, source: CredentialSource) -> Result<(), u8> {
+    /// `source`: the credentials and where they came from; none means an AppRole bootstrap.
+    async fn steps(&mut self, source: Option<(Credentials, String)>) -> Result<(), u8> {
         let (credentials, origin) = match source {
-            CredentialSource::Supplied {
-                credentials,
-                origin,
-            } => (credentials, origin),
-            CredentialSource::Bootstrap => {
+            Some(given) => given,
+            None => {
                 let label = self.login_label("role id and a new secret id from VAULT_TOKEN");
                 (
-                    self.mint().await.map_err(|r| failed(1, &label, &r))?,
+                    Credentials::AppRole(self.mint().await.map_err(|r| failed(1, &label, &r))?),
                     "role id and a new secret id from VAULT_TOKEN".to_owned(),
                 )
             }
@@ -204,8 +246,10 @@ impl Check {
 
     fn login_label(&self, origin: &str) -> String {
         format!(
-            "log in with AppRole {} (mount {}; {origin})",
-            self.role, self.mount
+            "log in with {} {} (mount {}; {origin})",
+            method::name(self.auth),
+            self.role,
+            self.mount
         )
     }
 
@@ -228,16 +272,8 @@ impl Check {
             .map_err(|e| format!("failed ({e})"))
     }
 
-    async fn login(&self, credentials: &AppRoleCredentials) -> Result<Login, String> {
-        approle_login(
-            &self.upstream,
-            &self.namespace,
-            &self.mount,
-            &credentials.role_id,
-            &credentials.secret_id,
-        )
-        .await
-        .map_err(|e| format!("failed ({e})"))
+    async fn login(&self, credentials: &Credentials) -> Result<Login, String> {
+        method::login(&self.upstream, &self.namespace, &self.mount, credentials).await
     }
 
     /// Reads the role id and creates a secret id with the bootstrap token, as an operator

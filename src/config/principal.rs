@@ -1,5 +1,6 @@
 //! Upstream identities in the configuration: how each `[[service]]` and the `[issuer]` log in
-//! to Vault (AppRole, token file, JWT, or a child token minted by the issuer).
+//! to Vault (AppRole, token file, JWT, AWS IAM, TLS certificate, or a child token minted by
+//! the issuer).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,7 +43,37 @@ pub enum AuthConfig {
         role: String,
         jwt_file: PathBuf,
     },
+    Aws(AwsLogin),
+    Cert(CertLogin),
     Issued(IssueRequest),
+}
+
+/// Vault's `aws` auth method, IAM type: a `sts:GetCallerIdentity` request signed with the
+/// host's AWS credentials, which Vault sends on to STS to learn who signed it.
+#[derive(Debug, Clone)]
+pub struct AwsLogin {
+    pub mount: String,
+    pub role: String,
+    /// The region the request is signed for (SigV4 scope), and where the credential chain
+    /// looks when it must ask AWS (web identity, assumed roles).
+    pub region: String,
+    /// `X-Vault-AWS-IAM-Server-ID`, signed with the request so it cannot be replayed at
+    /// another Vault; must match the mount's `iam_server_id_header_value`.
+    pub header_value: Option<String>,
+    /// The STS URL the request is signed for (Vault must be configured for the same host).
+    pub sts_endpoint: String,
+    /// A profile of the shared AWS config files instead of `AWS_PROFILE` or `default`.
+    pub profile: Option<String>,
+}
+
+/// Vault's `cert` auth method: the login's TLS connection presents this certificate.
+#[derive(Debug, Clone)]
+pub struct CertLogin {
+    pub mount: String,
+    /// The certificate role (`name` in Vault's API); none lets Vault try every role.
+    pub role: Option<String>,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
 }
 
 /// What the issuer asks `auth/token/create` for, on behalf of one service.
@@ -68,6 +99,18 @@ const KEYS: &[(&str, &[&str])] = &[
     ),
     ("token_file", &["token_file"]),
     ("jwt", &["role", "jwt_file", "mount"]),
+    (
+        "aws",
+        &[
+            "role",
+            "mount",
+            "region",
+            "header_value",
+            "sts_endpoint",
+            "profile",
+        ],
+    ),
+    ("cert", &["role", "mount", "client_cert", "client_key"]),
     (
         "issued",
         &["policies", "ttl", "explicit_max_ttl", "token_role"],
@@ -110,9 +153,9 @@ impl Validator<'_> {
     ) -> Option<PrincipalConfig> {
         let key = |k: &str| format!("{prefix}.{k}");
         let supported = if may_be_issued {
-            "\"approle\", \"token_file\", \"jwt\", \"issued\""
+            "\"approle\", \"token_file\", \"jwt\", \"aws\", \"cert\", \"issued\""
         } else {
-            "\"approle\", \"token_file\", \"jwt\""
+            "\"approle\", \"token_file\", \"jwt\", \"aws\", \"cert\""
         };
         let method = self.required(&key("auth"), s.auth.clone(), &format!(" ({supported})"))?;
         let Some((_, allowed)) = KEYS
@@ -137,6 +180,12 @@ impl Validator<'_> {
             ("explicit_max_ttl", s.explicit_max_ttl.is_some()),
             ("token_role", s.token_role.is_some()),
             ("mount", s.mount.is_some()),
+            ("region", s.region.is_some()),
+            ("header_value", s.header_value.is_some()),
+            ("sts_endpoint", s.sts_endpoint.is_some()),
+            ("profile", s.profile.is_some()),
+            ("client_cert", s.client_cert.is_some()),
+            ("client_key", s.client_key.is_some()),
         ];
         for (stray, _) in present.iter().filter(|(k, p)| *p && !allowed.contains(k)) {
             self.problem(key(stray), format!("does not apply to auth = {method:?}"));
@@ -182,6 +231,25 @@ impl Validator<'_> {
                     jwt_file: jwt_file?,
                 }
             }
+            "aws" => AuthConfig::Aws(self.aws_login(prefix, &s, mount("aws"))?),
+            "cert" => {
+                let mount = mount("cert");
+                let role = self.value(&key("role"), s.role.clone());
+                if role.as_deref() == Some("") {
+                    self.problem(
+                        key("role"),
+                        "must not be empty (leave it out to try every role)",
+                    );
+                }
+                let client_cert = file("client_cert", s.client_cert.clone());
+                let client_key = file("client_key", s.client_key.clone());
+                AuthConfig::Cert(CertLogin {
+                    mount: mount?,
+                    role: role.filter(|r| !r.is_empty()),
+                    client_cert: client_cert?,
+                    client_key: client_key?,
+                })
+            }
             _ => {
                 let policies = self
                     .required(&key("policies"), s.policies, " for auth = \"issued\"")
@@ -221,3 +289,97 @@ impl Validator<'_> {
         })
     }
 }
+
+impl Validator<'_> {
+    /// The `auth = "aws"` keys: the role, and what the signed request is signed for.
+    fn aws_login(&self, prefix: &str, s: &RawPrincipal, mount: Option<String>) -> Option<AwsLogin> {
+        let key = |k: &str| format!("{prefix}.{k}");
+        let role = self
+            .required(&key("role"), s.role.clone(), " for auth = \"aws\"")
+            .filter(|r| {
+                if r.is_empty() {
+                    self.problem(key("role"), "must not be empty");
+                }
+                !r.is_empty()
+            });
+        let region = self
+            .value(&key("region"), s.region.clone())
+            .unwrap_or_else(|| DEFAULT_AWS_REGION.to_owned());
+        let region_ok = !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !region_ok {
+            self.problem(
+                key("region"),
+                format!("{region:?} is not an AWS region name"),
+            );
+        }
+        let header_value = self.value(&key("header_value"), s.header_value.clone());
+        if let Some(v) = &header_value {
+            if v.is_empty() || !v.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+                self.problem(
+                    key("header_value"),
+                    "must be printable ASCII, not empty (leave it out to send none)",
+                );
+            }
+        }
+        let sts_endpoint = match self.value(&key("sts_endpoint"), s.sts_endpoint.clone()) {
+            None => default_sts_endpoint(&region),
+            Some(written) => {
+                let endpoint = written.trim_end_matches('/').to_owned();
+                if !plain_origin(&endpoint) {
+                    self.problem(
+                        key("sts_endpoint"),
+                        format!("{written:?} must be http(s)://host[:port] with no path"),
+                    );
+                }
+                endpoint
+            }
+        };
+        let profile = self.value(&key("profile"), s.profile.clone());
+        if profile.as_deref() == Some("") {
+            self.problem(key("profile"), "must not be empty");
+        }
+        if !region_ok {
+            return None;
+        }
+        Some(AwsLogin {
+            mount: mount?,
+            role: role?,
+            region,
+            header_value,
+            sts_endpoint,
+            profile: profile.filter(|p| !p.is_empty()),
+        })
+    }
+}
+
+/// The region the AWS SDKs and Vault's own AWS login helper sign for when none is set.
+pub const DEFAULT_AWS_REGION: &str = "us-east-1";
+
+/// STS where a region's requests go: the global endpoint for us-east-1 (what Vault's aws
+/// auth method calls unless configured otherwise), the regional one elsewhere.
+pub fn default_sts_endpoint(region: &str) -> String {
+    if region == DEFAULT_AWS_REGION {
+        "https://sts.amazonaws.com".to_owned()
+    } else {
+        format!("https://sts.{region}.amazonaws.com")
+    }
+}
+
+/// `http(s)://host[:port]`, nothing after it.
+fn plain_origin(url: &str) -> bool {
+    match url.parse::<http::Uri>() {
+        Ok(uri) => {
+            matches!(uri.scheme_str(), Some("http" | "https"))
+                && uri.authority().is_some()
+                && matches!(uri.path(), "" | "/")
+                && uri.query().is_none()
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

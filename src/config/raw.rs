@@ -111,6 +111,12 @@ pub struct RawPrincipal {
     pub mount: Option<Written<String>>,
     pub namespace: Option<Written<String>>,
     pub revoke_on_shutdown: Option<Written<bool>>,
+    pub region: Option<Written<String>>,
+    pub header_value: Option<Written<String>>,
+    pub sts_endpoint: Option<Written<String>>,
+    pub profile: Option<Written<String>>,
+    pub client_cert: Option<Written<PathBuf>>,
+    pub client_key: Option<Written<PathBuf>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,5 +1,13 @@
-//! Logging a service's `Principal` in to Vault: AppRole and token files. Secret ids and
-//! tokens are read into zeroizing buffers and never appear in an error.
+//! Logging a service's `Principal` in to Vault: AppRole, token files, JWT and issued tokens
+//! here, AWS IAM and TLS certificates in their own files. Secret ids and tokens are read
+//! into zeroizing buffers and never appear in an error.
+
+pub mod aws;
+pub mod cert;
+mod file;
+
+use file::file_token_login;
+pub use file::{log_login, FileToken};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,18 +33,9 @@ pub struct Login {
     pub accessor: Option<String>,
     /// For a token someone else provides in a file: which file, and what Vault said of it.
     pub from_file: Option<FileToken>,
-}
-
-/// A token read from a file, and what Vault said of it when asked with `lookup-self`.
-#[derive(Debug, Clone)]
-pub struct FileToken {
-    pub path: PathBuf,
-    /// The TTL Vault reported; someone else renews this token, so it only informs.
-    pub ttl: Option<Duration>,
-    /// Vault answered the lookup. `false`: it answered 403, which a token created with
-    /// `no_default_policy` (the hardened kind) gets for `lookup-self` as well as an invalid
-    /// one, so the token is used and the first refused request tells.
-    pub confirmed: bool,
+    /// The client renewals must go through, when not the shared one: Vault renews a cert
+    /// login's token only over a connection presenting the certificate that logged in.
+    pub renew_via: Option<Upstream>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +55,33 @@ pub enum AuthError {
     },
     #[error("Vault refused the token from {} (lookup-self, {status}): {errors}", file.display())]
     FileTokenRefused {
+        file: PathBuf,
+        status: u16,
+        errors: String,
+    },
+    #[error(
+        "aws login refused by Vault ({status}): {errors} — {}",
+        if *sent {
+            format!("header_value must equal iam_server_id_header_value of auth/{mount}/config/client")
+        } else {
+            format!("auth/{mount}/config/client sets iam_server_id_header_value: set header_value to it")
+        }
+    )]
+    AwsServerId {
+        status: u16,
+        errors: String,
+        /// Whether a header value was configured (and sent) at all.
+        sent: bool,
+        mount: String,
+    },
+    #[error("no AWS credentials: {problem}")]
+    AwsCredentials { problem: String },
+    #[error("cannot sign the aws login request: {0}")]
+    AwsSigning(String),
+    #[error("cannot use the client certificate {file}: {problem}")]
+    ClientCertificate { file: String, problem: String },
+    #[error("cert login with {} refused by Vault ({status}): {errors}", file.display())]
+    CertRefused {
         file: PathBuf,
         status: u16,
         errors: String,
@@ -126,6 +152,8 @@ pub async fn login(
             let body = json!({ "role": role, "jwt": jwt.as_str() });
             ("jwt", format!("/v1/auth/{mount}/login"), body, None)
         }
+        AuthConfig::Aws(config) => return aws::login(upstream, namespace, config).await,
+        AuthConfig::Cert(config) => return cert::login(upstream, namespace, config).await,
         AuthConfig::Issued(request) => {
             let issuer = issuer.ok_or(AuthError::NoIssuerToken)?;
             let target = match &request.token_role {
@@ -156,75 +184,6 @@ pub async fn login(
         .call_json(Method::POST, &target, namespace, token, Some(&body))
         .await?;
     auth_answer(method, status, &answer)
-}
-
-/// The log line of a successful login; for a token file, that it was read and then what Vault
-/// confirmed, so the log never claims a login Vault did not see.
-pub fn log_login(
-    principal: &str,
-    ttl: Option<Duration>,
-    renewable: bool,
-    from_file: Option<&FileToken>,
-) {
-    match from_file {
-        Some(file) => {
-            tracing::info!(principal, file = %file.path.display(), "loaded a token from a file");
-            if file.confirmed {
-                tracing::info!(
-                    principal,
-                    ttl = ?file.ttl,
-                    "logged in to Vault: it confirmed the token from the file (lookup-self)"
-                );
-            } else {
-                tracing::warn!(
-                    principal,
-                    "Vault did not confirm the token from the file: lookup-self answered 403 \
-                     (a token without the default policy gets that too); using it"
-                );
-            }
-        }
-        None => tracing::info!(principal, ?ttl, renewable, "logged in to Vault"),
-    }
-}
-
-/// A token someone else provides: read from its file, and taken only once Vault confirms it
-/// with `lookup-self`, so "logged in" is never said of a token Vault has not seen.
-async fn file_token_login(
-    upstream: &Upstream,
-    namespace: &str,
-    path: &Path,
-) -> Result<Login, AuthError> {
-    let token = Token::new(read_secret(path)?.as_str());
-    match token_call(upstream, namespace, &token, TokenCall::Lookup).await? {
-        TokenCheck::Valid { ttl } => Ok(Login {
-            token,
-            // Not vaultgate's to renew: no TTL, so the renewer schedules no refresh.
-            ttl: None,
-            renewable: false,
-            accessor: None,
-            from_file: Some(FileToken {
-                path: path.to_owned(),
-                ttl,
-                confirmed: true,
-            }),
-        }),
-        TokenCheck::Rejected { status: 403, .. } => Ok(Login {
-            token,
-            ttl: None,
-            renewable: false,
-            accessor: None,
-            from_file: Some(FileToken {
-                path: path.to_owned(),
-                ttl: None,
-                confirmed: false,
-            }),
-        }),
-        TokenCheck::Rejected { status, errors } => Err(AuthError::FileTokenRefused {
-            file: path.to_owned(),
-            status,
-            errors,
-        }),
-    }
 }
 
 /// One AppRole login at `auth/<mount>/login` with credentials already in memory.
@@ -355,6 +314,7 @@ fn auth_answer(
             .filter(|a| !a.is_empty())
             .map(str::to_owned),
         from_file: None,
+        renew_via: None,
     })
 }
 

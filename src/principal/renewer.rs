@@ -38,6 +38,15 @@ pub trait TokenApi: std::fmt::Debug + Send + Sync + 'static {
         call: TokenCall,
     ) -> impl Future<Output = Result<TokenCheck, UpstreamError>> + Send;
 
+    /// Renews `token`, over `via` when its login asked for its own connection (a cert
+    /// login's token renews only where the certificate is presented).
+    fn renew(
+        &self,
+        via: Option<&Upstream>,
+        namespace: &str,
+        token: &Token,
+    ) -> impl Future<Output = Result<TokenCheck, UpstreamError>> + Send;
+
     /// The issuer revokes a child token it minted (when the child cannot revoke itself).
     fn revoke_child(
         &self,
@@ -69,6 +78,15 @@ impl TokenApi for VaultTokens {
         call: TokenCall,
     ) -> Result<TokenCheck, UpstreamError> {
         auth::token_call(&self.0, namespace, token, call).await
+    }
+
+    async fn renew(
+        &self,
+        via: Option<&Upstream>,
+        namespace: &str,
+        token: &Token,
+    ) -> Result<TokenCheck, UpstreamError> {
+        auth::token_call(via.unwrap_or(&self.0), namespace, token, TokenCall::Renew).await
     }
 
     async fn revoke_child(
@@ -131,6 +149,8 @@ struct Held {
     refresh_at: Option<Instant>,
     relogin: bool,
     file_stamp: Option<SystemTime>,
+    /// Where renewals go when it is not the shared client (see `Login::renew_via`).
+    renew_via: Option<Upstream>,
 }
 
 #[derive(Debug)]
@@ -187,7 +207,10 @@ impl<A: TokenApi> Renewer<A> {
     pub async fn run(mut self, mut ctl: Lifecycle) {
         let mut held: Option<Held> = None;
         let mut poll = tokio::time::interval(self.timing.token_file_poll);
-        let watches_file = matches!(self.principal.auth, AuthConfig::TokenFile { .. });
+        let watches_file = matches!(
+            self.principal.auth,
+            AuthConfig::TokenFile { .. } | AuthConfig::Cert(_)
+        );
         loop {
             if *ctl.lockdown.borrow_and_update() {
                 if let Some(h) = held.take() {
@@ -224,9 +247,19 @@ impl<A: TokenApi> Renewer<A> {
                 () = sleep_until(refresh_at) => self.refresh(&mut held).await,
                 Some(s) = self.suspects.recv() => self.suspect(s, &mut held).await,
                 _ = poll.tick(), if watches_file => {
-                    if h.file_stamp != self.file_stamp() {
-                        tracing::info!(principal = %self.name, "token file changed; re-reading");
-                        held = None;
+                    let stamp = self.file_stamp();
+                    if h.file_stamp != stamp {
+                        if let AuthConfig::Cert(_) = self.principal.auth {
+                            // Log in with the new certificate, then revoke the old token;
+                            // should that login fail, the old token serves until it expires.
+                            tracing::info!(principal = %self.name, "client certificate changed; logging in again");
+                            h.file_stamp = stamp;
+                            h.relogin = true;
+                            h.refresh_at = Some(Instant::now());
+                        } else {
+                            tracing::info!(principal = %self.name, "token file changed; re-reading");
+                            held = None;
+                        }
                     }
                 }
                 () = lockdown_changed(&mut ctl.lockdown) => {}
@@ -270,6 +303,10 @@ impl<A: TokenApi> Renewer<A> {
             AuthConfig::TokenFile { path } => {
                 std::fs::metadata(path).and_then(|m| m.modified()).ok()
             }
+            AuthConfig::Cert(cert) => [&cert.client_cert, &cert.client_key]
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+                .max(),
             _ => None,
         }
     }
@@ -293,6 +330,7 @@ impl<A: TokenApi> Renewer<A> {
                 ttl,
                 renewable,
                 from_file,
+                renew_via,
                 ..
             }) => {
                 self.backoff = self.timing.first_backoff;
@@ -319,6 +357,7 @@ impl<A: TokenApi> Renewer<A> {
                     refresh_at,
                     relogin: !renewable,
                     file_stamp: stamp,
+                    renew_via,
                 })
             }
             Err(e) => {
@@ -354,7 +393,7 @@ impl<A: TokenApi> Renewer<A> {
         }
         match self
             .api
-            .call(&self.principal.namespace, &h.token, TokenCall::Renew)
+            .renew(h.renew_via.as_ref(), &self.principal.namespace, &h.token)
             .await
         {
             Ok(TokenCheck::Valid { ttl }) => {

@@ -32,6 +32,11 @@ pub enum SetupError {
     },
     #[error("VAULT_CLIENT_CERT and VAULT_CLIENT_KEY must be set together")]
     HalfIdentity,
+    #[error(
+        "--auth cert logs in with the client certificate in VAULT_CLIENT_CERT and \
+         VAULT_CLIENT_KEY, over an https VAULT_ADDR"
+    )]
+    NoClientCertificate,
     #[error("{what} {value:?}: {problem}")]
     Argument {
         what: &'static str,

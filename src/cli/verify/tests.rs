@@ -14,7 +14,12 @@ fn args(role_id_file: Option<PathBuf>, secret_id_file: Option<PathBuf>) -> Verif
     VerifyArgs {
         role: "my-app-role".into(),
         path: "secret/data/api".into(),
-        approle_mount: "approle".into(),
+        auth: VerifyAuth::Approle,
+        mount: None,
+        region: None,
+        header_value: None,
+        sts_endpoint: None,
+        profile: None,
         role_id_file,
         secret_id_file,
     }
@@ -175,6 +180,7 @@ fn answers_keep_vaults_words_and_tokens_are_named_without_themselves() {
         renewable: false,
         accessor: None,
         from_file: None,
+        renew_via: None,
     };
     let hashed = fingerprint(&login);
     assert!(

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::*;
-use crate::upstream::UpstreamError;
+use crate::upstream::{Upstream, UpstreamError};
 
 /// One call the renewer made, and when (on the paused clock).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +75,7 @@ impl TokenApi for Fake {
                     renewable: true,
                     accessor: None,
                     from_file: None,
+                    renew_via: None,
                 })
             }
             None => Err(AuthError::Upstream(refused())),
@@ -106,6 +107,15 @@ impl TokenApi for Fake {
         };
         s.made.push((Instant::now(), record));
         Ok(answer)
+    }
+
+    async fn renew(
+        &self,
+        _: Option<&Upstream>,
+        namespace: &str,
+        token: &Token,
+    ) -> Result<TokenCheck, UpstreamError> {
+        self.call(namespace, token, TokenCall::Renew).await
     }
 
     async fn revoke_child(

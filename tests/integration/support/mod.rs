@@ -1,7 +1,9 @@
 //! Test support: a real OpenBao, the dev PKI, and vaultgate started in-process.
 
+pub mod aws_auth;
 pub mod collector;
 pub mod gate;
+pub mod moto;
 pub mod openbao;
 pub mod pki;
 pub mod raw;
