@@ -114,7 +114,7 @@ impl PathSpec {
                 Segment::Rest => return parts.len() > i,
                 Segment::Field if last => return parts.len() > i,
                 Segment::Field => {
-                    if !parts.get(i).is_some_and(|p| !p.is_empty()) {
+                    if parts.get(i).is_none_or(|p| p.is_empty()) {
                         return false;
                     }
                 }
