@@ -84,7 +84,7 @@ fn load(pki: &Pki, url: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandl
         let mut n = 0usize;
         while !stop.load(Ordering::Relaxed) {
             n += 1;
-            let client = if n % 10 == 0 {
+            let client = if n.is_multiple_of(10) {
                 let ca = reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap();
                 let mut pem = std::fs::read(&client.0).unwrap();
                 pem.extend(std::fs::read(&client.1).unwrap());
