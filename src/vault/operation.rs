@@ -200,11 +200,21 @@ impl Operation {
         // long paths must hold for the combination too, not only for the caller's path.
         target::check_limits(&full_path, limits)?;
 
+        // A form is forwarded rebuilt as JSON, and says so.
+        let mut form = false;
         let (query, params, body) = match verb {
             // Vault reads writes and patches from the body only and ignores the query.
             Verb::Write | Verb::Patch => {
-                let params = body::params(&parts.headers, &body, limits.max_json_depth)?;
-                (Vec::new(), params, body)
+                let (params, rebuilt) = body::params(
+                    &parts.headers,
+                    &body,
+                    limits.max_json_depth,
+                    verb == Verb::Patch,
+                )?;
+                if rebuilt.is_some() {
+                    form = true;
+                }
+                (Vec::new(), params, rebuilt.unwrap_or(body))
             }
             // Every other verb ignores the body, so it is dropped rather than forwarded.
             _ => {
@@ -222,7 +232,7 @@ impl Operation {
             params,
             body,
             wrap_ttl,
-            forward_headers: headers::forwarded(&parts.headers),
+            forward_headers: headers::forwarded(&parts.headers, form),
         })
     }
 

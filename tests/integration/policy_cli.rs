@@ -156,7 +156,7 @@ fn explain_takes_headers_and_a_body() {
 
     let out = run(args(&[
         "--header",
-        "Content-Type: application/x-www-form-urlencoded",
+        "Content-Type: application/ocsp-request",
     ]));
     assert!(
         text(&out).contains("decision:         refuse"),

@@ -1,9 +1,12 @@
-//! The write/patch body: exactly one JSON object, parsed strictly enough that Go's lenient
-//! reading (last duplicate wins, trailing data ignored) cannot differ from ours.
+//! The write/patch body as Vault reads it: a form when it says it is one and does not start
+//! like JSON (Vault sniffs the first 512 bytes), otherwise exactly one JSON object, parsed
+//! strictly enough that Go's lenient reading (last duplicate wins, trailing data ignored)
+//! cannot differ from ours. A form is forwarded as the JSON object of what was authorized.
 
 use std::collections::HashSet;
 use std::fmt;
 
+use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::HeaderMap;
 use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
@@ -11,17 +14,76 @@ use serde_json::{Map, Number, Value};
 
 use super::{ambiguous, ClassifyError};
 
-/// The request data Vault's ACL checks parameter constraints against: the top-level keys of
-/// the body. An empty body is no data, as in Vault.
+/// The request data Vault's ACL checks parameter constraints against (the top-level keys of
+/// the body; an empty body is no data, as in Vault), and the body to forward when it is not
+/// the one received (a form, rebuilt as JSON).
 pub(super) fn params(
     headers: &HeaderMap,
     body: &[u8],
     max_depth: usize,
-) -> Result<Map<String, Value>, ClassifyError> {
+    patch: bool,
+) -> Result<(Map<String, Value>, Option<Bytes>), ClassifyError> {
     if body.is_empty() {
-        return Ok(Map::new());
+        return Ok((Map::new(), None));
     }
-    check_media_type(headers)?;
+    if check_media_type(headers, body, patch)? {
+        let params = form(body)?;
+        check_case_collisions(&params)?;
+        let rebuilt = serde_json::to_vec(&params)
+            .map_err(|e| ambiguous(format!("cannot rebuild the form as JSON: {e}")))?;
+        return Ok((params, Some(Bytes::from(rebuilt))));
+    }
+    Ok((json(body, max_depth)?, None))
+}
+
+/// Go's `url.ParseQuery` as `parseFormRequest` uses it: pairs split on `&`, `+` is a space,
+/// repeated keys joined with `,`; a `;` or a bad escape makes Vault answer 400, and so do we.
+fn form(body: &[u8]) -> Result<Map<String, Value>, ClassifyError> {
+    let text = std::str::from_utf8(body).map_err(|_| ambiguous("form body is not UTF-8"))?;
+    let mut params: Map<String, Value> = Map::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        if pair.contains(';') {
+            return Err(ambiguous("';' in a form body"));
+        }
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (key, value) = (unescape(key)?, unescape(value)?);
+        match params.get_mut(&key) {
+            Some(Value::String(joined)) => {
+                joined.push(',');
+                joined.push_str(&value);
+            }
+            _ => {
+                params.insert(key, Value::String(value));
+            }
+        }
+    }
+    Ok(params)
+}
+
+/// `url.QueryUnescape`: `+` is a space, `%XX` a byte; the result must be UTF-8.
+fn unescape(s: &str) -> Result<String, ClassifyError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let byte = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| Some(super::target::hex(h[0])? << 4 | super::target::hex(h[1])?))
+                    .ok_or_else(|| ambiguous("invalid percent-escape in a form body"))?;
+                out.push(byte);
+                i += 2;
+            }
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| ambiguous("form body decodes to non-UTF-8"))
+}
+
+fn json(body: &[u8], max_depth: usize) -> Result<Map<String, Value>, ClassifyError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = Strict {
         depth: 0,
@@ -49,11 +111,15 @@ pub(super) fn check_case_collisions(params: &Map<String, Value>) -> Result<(), C
     Ok(())
 }
 
-/// Vault parses a form body when asked for one and passes OCSP requests through raw; either
-/// way it would see other parameters than the JSON we check, so only JSON is accepted.
-fn check_media_type(headers: &HeaderMap) -> Result<(), ClassifyError> {
+/// How far Vault looks into the body to tell JSON from a form (http/logical.go).
+const SNIFF: usize = 512;
+
+/// Whether Vault reads the body as a form (handler.go `isForm`): the media type says so and
+/// the first non-whitespace byte of the first 512 is not `{` or `[`. OCSP requests are passed
+/// through raw, and a PATCH takes JSON only; vaultgate checks neither, so refuses them.
+fn check_media_type(headers: &HeaderMap, body: &[u8], patch: bool) -> Result<bool, ClassifyError> {
     let Some(value) = headers.get(CONTENT_TYPE) else {
-        return Ok(());
+        return Ok(false);
     };
     let value = value
         .to_str()
@@ -63,14 +129,25 @@ fn check_media_type(headers: &HeaderMap) -> Result<(), ClassifyError> {
         .next()
         .unwrap_or("")
         .trim_matches([' ', '\t']);
-    if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        || essence.eq_ignore_ascii_case("application/ocsp-request")
-    {
+    if essence.eq_ignore_ascii_case("application/ocsp-request") {
         return Err(ClassifyError::MediaType(format!(
             "{essence} bodies are not accepted; send JSON"
         )));
     }
-    Ok(())
+    if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Ok(false);
+    }
+    let looks_json = body
+        .iter()
+        .take(SNIFF)
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .is_some_and(|b| matches!(b, b'{' | b'['));
+    if !looks_json && patch {
+        return Err(ClassifyError::MediaType(
+            "a PATCH body must be JSON (application/merge-patch+json)".to_owned(),
+        ));
+    }
+    Ok(!looks_json)
 }
 
 /// A `serde_json::Value` builder that refuses duplicate object keys (compared after JSON

@@ -166,12 +166,18 @@ pub(super) fn wrap_ttl(headers: &HeaderMap) -> Result<Option<Duration>, Classify
 }
 
 /// The caller headers on the allow-list, all instances in order.
-pub(super) fn forwarded(headers: &HeaderMap) -> HeaderMap {
+pub(super) fn forwarded(headers: &HeaderMap, json_from_form: bool) -> HeaderMap {
     let mut out = HeaderMap::new();
     for name in &FORWARDED {
         for value in headers.get_all(name) {
             out.append(name.clone(), value.clone());
         }
+    }
+    if json_from_form {
+        out.insert(
+            CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
     }
     out
 }

@@ -130,6 +130,38 @@ fn json_depth_limit() {
 }
 
 #[test]
+fn form_bodies_are_read_as_vault_reads_them() {
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    // A genuine form: `+` is a space, escapes decode, repeated keys join with `,`.
+    let op = accept(
+        "POST",
+        "/v1/auth/token/create",
+        &form,
+        "ttl=1h&policies=a&policies=b&display_name=x+y%21",
+    );
+    assert_eq!(op.params["ttl"], "1h");
+    assert_eq!(op.params["policies"], "a,b");
+    assert_eq!(op.params["display_name"], "x y!");
+    // Forwarded as the JSON of what was authorized, saying so.
+    let forwarded: serde_json::Value = serde_json::from_slice(&op.body).unwrap();
+    assert_eq!(forwarded, serde_json::Value::Object(op.params.clone()));
+    assert_eq!(op.forward_headers["content-type"], "application/json");
+    // JSON sent as a form (curl --data @file): read as JSON, forwarded byte for byte.
+    let body = "  \n {\"data\":{\"k\":\"v\"}}";
+    let op = accept("POST", "/v1/secret/data/x", &form, body);
+    assert!(op.params.contains_key("data"));
+    assert_eq!(op.body, body.as_bytes());
+    // Vault looks at 512 bytes only: past them, whitespace-led JSON is a form.
+    let late = format!("{}{{\"a\":1}}", " ".repeat(600));
+    let op = accept("POST", "/v1/kv/x", &form, &late);
+    assert!(
+        !op.params.contains_key("a") && op.params.len() == 1,
+        "{:?}",
+        op.params
+    );
+}
+
+#[test]
 fn wrap_ttl_values() {
     let cases: &[(&str, Option<u64>)] = &[
         ("0", None),

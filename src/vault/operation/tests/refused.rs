@@ -267,18 +267,33 @@ const CASES: &[(&str, &str, Headers, &str, u16)] = &[
     ),
     ("GET", "/v1/kv/a", &[("host", "a"), ("host", "b")], "", 400),
     // Bodies of writes and patches.
+    // Forms Vault answers 400 to (url.ParseQuery errors), and a form PATCH.
     (
         "POST",
         "/v1/kv/a",
         &[("content-type", "application/x-www-form-urlencoded")],
-        "a=1",
-        415,
+        "a=1;b=2",
+        400,
     ),
     (
-        "PUT",
+        "POST",
         "/v1/kv/a",
-        &[("content-type", "Application/X-WWW-Form-Urlencoded; x=y")],
-        "{}",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "a=%zz",
+        400,
+    ),
+    (
+        "POST",
+        "/v1/kv/a",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "A=1&a=2",
+        400,
+    ),
+    (
+        "PATCH",
+        "/v1/kv/a",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "a=1",
         415,
     ),
     (
