@@ -128,9 +128,13 @@ impl Listener {
                         if shared.tls.is_some() {
                             // A caller's ClientHello follows its connect at once; until the
                             // first byte the connection is among the first to be closed.
+                            let mut head = [0u8; 5];
                             tokio::select! {
-                                r = tokio::time::timeout_at(deadline.into(), stream.readable()) => match r {
-                                    Ok(Ok(())) => ticket.reached(Stage::Speaking),
+                                r = tokio::time::timeout_at(deadline.into(), stream.first_bytes(&mut head)) => match r {
+                                    Ok(Ok(n)) if n == head.len() && PLAIN_HTTP.contains(&&head) => {
+                                        return answer_plain_http(stream).await;
+                                    }
+                                    Ok(Ok(_)) => ticket.reached(Stage::Speaking),
                                     _ => return,
                                 },
                                 () = ticket.evicted() => return,
@@ -363,6 +367,23 @@ impl Shared {
                 let _ = conn.await;
             }
         }
+    }
+}
+
+/// What Go's TLS server looks for to tell a plain HTTP request from a ClientHello
+/// (crypto/tls `looksLikeHTTP`), plus the other methods Vault clients send.
+const PLAIN_HTTP: [&[u8; 5]; 8] = [
+    b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO", b"LIST ", b"DELET", b"PATCH",
+];
+
+/// Go's answer to plain HTTP on a TLS port, so a client pointed at `http://` sees why.
+async fn answer_plain_http(stream: Stream) {
+    use tokio::io::AsyncWriteExt;
+    const ANSWER: &[u8] =
+        b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+    if let Stream::Tcp(mut s) = stream {
+        let _ = s.write_all(ANSWER).await;
+        let _ = s.shutdown().await;
     }
 }
 

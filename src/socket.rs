@@ -90,11 +90,13 @@ impl Stream {
         matches!(peeked, Ok(n) if n > 0)
     }
 
-    /// Completes once the peer has sent something (or closed).
-    pub async fn readable(&self) -> std::io::Result<()> {
+    /// Waits until the peer has sent something (or closed) and copies up to `buf.len()` of
+    /// its first bytes without consuming them: a TCP peek may return fewer than sent so far,
+    /// and on a Unix socket only the wait happens (0 copied).
+    pub async fn first_bytes(&self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.readable().await,
-            Stream::Unix(s) => s.readable().await,
+            Stream::Tcp(s) => s.peek(buf).await,
+            Stream::Unix(s) => s.readable().await.map(|()| 0),
         }
     }
 }

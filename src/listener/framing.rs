@@ -154,7 +154,7 @@ impl Scanner {
         let until =
             |stop: fn(u8) -> bool| bytes.iter().position(|&b| stop(b)).unwrap_or(bytes.len());
         match self.field {
-            _ if !self.request_line => until(|b| b == b'\r' || b == b'\n'),
+            _ if !self.request_line => until(|b| b == b'\r' || b == b'\n' || b == b'#'),
             Field::Other => until(|b| b == b'\r' || b == b'\n'),
             Field::Name {
                 pos: 1..,
@@ -182,6 +182,8 @@ impl Scanner {
                 self.cr = true;
                 Ok(())
             }
+            // hyper drops a `#fragment` from the target, Go keeps it in the path.
+            b'#' if !self.request_line => Err("'#' in the request target"),
             _ => {
                 self.line = true;
                 if self.request_line {

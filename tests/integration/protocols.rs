@@ -90,3 +90,42 @@ async fn head_and_the_header_count_limit_behave_alike_on_both_protocols() {
     }
     gate.stop().await;
 }
+
+/// [fidelity] #16: a client pointed at `http://` by mistake gets Go's plain answer (curl
+/// shows it), and nothing reaches Vault.
+#[tokio::test]
+async fn plain_http_on_the_tls_port_gets_gos_answer() {
+    let bao = OpenBao::start().await;
+    let pki = Pki::new(&["acme/billing"]);
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .start()
+        .await;
+    let before = bao.audit_requests();
+    let plain = gate.url().replace("https://", "http://");
+    for method in ["GET", "POST", "LIST"] {
+        let out = tokio::process::Command::new("curl")
+            .args(["-sS", "-X", method, "-w", "\n%{http_code}"])
+            .arg(format!("{plain}/v1/secret/data/acme/billing/db"))
+            .output()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.starts_with("Client sent an HTTP request to an HTTPS server.")
+                && text.ends_with("\n400"),
+            "curl -X {method} http://: {text:?} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The TLS port still serves TLS after that.
+    let resp = client(&pki, false)
+        .get(format!("{}/v1/sys/health", gate.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // Vault does not audit `sys/health`, so nothing at all is in its audit log.
+    assert_eq!(bao.audit_requests(), before);
+    gate.stop().await;
+}

@@ -34,6 +34,16 @@ fn scan(bytes: &[u8]) -> Verdict {
 const GET: &[u8] = b"GET /v1/secret/data/a HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 #[test]
+fn a_fragment_in_the_target_is_flagged_but_not_in_a_header() {
+    let fragment = b"GET /v1/secret/data/app/x#foo HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    assert_eq!(scan(fragment), Some((0, "'#' in the request target")));
+    let in_header = b"GET /v1/kv/a HTTP/1.1\r\nHost: localhost\r\nX-Note: a#b\r\n\r\n";
+    assert_eq!(scan(in_header), None);
+    let second = [GET, &b"GET /v1/kv/a#b HTTP/1.1\r\nHost: x\r\n\r\n"[..]].concat();
+    assert_eq!(scan(&second), Some((1, "'#' in the request target")));
+}
+
+#[test]
 fn clean_requests_pass() {
     assert_eq!(scan(GET), None);
     let post = b"POST /v1/secret/data/a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
