@@ -57,6 +57,7 @@ fn with_typed<R>(id: &str, token_hmac: &str, then: impl FnOnce(&RequestRecord<'_
         },
         operation: OperationPart {
             method: "GET",
+            target: None,
             namespace: Some(""),
             parameters: Some(&[]),
             path: Some("secret/data/acme/billing/db"),

@@ -43,10 +43,14 @@ pub struct CallerPart<'a> {
     pub unidentified: Option<Shown<&'a dyn DisplayDebug>>,
 }
 
-/// Only `method` for a request that was never classified.
+/// Only `method` and the raw `target` for a request that was never classified.
 #[derive(Debug, Serialize)]
 pub struct OperationPart<'a> {
     pub method: &'a str,
+    /// The request target as received (its first 1,024 bytes), for a refusal before
+    /// classification: what an operator needs to see what was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -133,6 +137,7 @@ mod tests {
             },
             operation: OperationPart {
                 method: "GET",
+                target: None,
                 namespace: Some(""),
                 parameters: Some(&params),
                 path: Some("secret/data/x"),
@@ -195,6 +200,7 @@ mod tests {
             },
             operation: OperationPart {
                 method: "PUT",
+                target: Some("/v1/kv/a%2Fb?x=\u{1}"),
                 namespace: None,
                 parameters: None,
                 path: None,
@@ -208,7 +214,7 @@ mod tests {
             ..typed
         };
         value.caller = Some(json!({"unidentified": "no cert", "peer": "p", "listener": 1}));
-        value.operation = Some(json!({"method": "PUT"}));
+        value.operation = Some(json!({"method": "PUT", "target": "/v1/kv/a%2Fb?x=\u{1}"}));
         (value.decision, value.cache, value.upstream, value.error) = (None, None, None, None);
         assert_eq!(line(&short), line(&value));
     }

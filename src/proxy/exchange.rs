@@ -17,6 +17,9 @@ use crate::vault::operation::{Operation, Verb};
 pub(super) struct Exchange {
     pub request_id: String,
     pub method: String,
+    /// The request target as received, for refusals before classification (a clone of the
+    /// request's URI shares its bytes).
+    pub target: http::Uri,
     pub operation: Option<Classified>,
     pub path: Option<String>,
     pub decision: Option<Decision>,
@@ -93,6 +96,10 @@ impl Exchange {
             },
             operation: OperationPart {
                 method: &self.method,
+                target: op.is_none().then(|| {
+                    let raw = self.target.path_and_query().map_or("", |p| p.as_str());
+                    &raw[..raw.floor_char_boundary(1024)]
+                }),
                 namespace: op.map(|o| o.namespace.as_str()),
                 parameters: op.map(|o| o.parameters.as_slice()),
                 path: op.and(self.path.as_deref()),

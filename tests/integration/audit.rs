@@ -158,3 +158,62 @@ async fn an_audit_sink_that_cannot_write_turns_answers_into_503_until_it_recover
     assert!(recorded.iter().any(|r| r["response"]["status"] == 200));
     assert!(bao.audit_requests() > before);
 }
+
+/// [fidelity] #16: a request refused before it was classified (a content encoding Vault
+/// would not read, a wrap TTL given twice) is audited with its target as received and the
+/// reason, so an operator sees what was refused.
+#[tokio::test]
+async fn early_refusals_are_audited_with_their_target() {
+    let bao = OpenBao::start().await;
+    let pki = Pki::new(&["acme/billing"]);
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let extra = format!("\n[audit]\nfile = \"{}\"\n", audit.display());
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(&extra)
+        .start()
+        .await;
+    let client = pki.client_for("acme/billing");
+    let target = "/v1/secret/data/acme/billing/db?version=1";
+    let resp = client
+        .post(format!("{}{target}", gate.url()))
+        .header("content-encoding", "gzip")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 415);
+    let id = resp.headers()["x-vaultgate-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let resp = client
+        .get(format!("{}/v1/secret/data/acme/billing/db", gate.url()))
+        .header("x-vault-wrap-ttl", "30s")
+        .header("x-vault-wrap-ttl", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    gate.stop().await;
+
+    let all = records(&audit);
+    let refused = all
+        .iter()
+        .find(|r| r["request_id"] == id.as_str())
+        .expect("the 415 is audited");
+    assert_eq!(refused["operation"]["method"], "POST");
+    assert_eq!(refused["operation"]["target"], target, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|e| e.contains("Content-Encoding")),
+        "{refused}"
+    );
+    assert!(
+        all.iter().any(|r| r["response"]["status"] == 400
+            && r["operation"]["target"] == "/v1/secret/data/acme/billing/db"),
+        "{all:?}"
+    );
+}
