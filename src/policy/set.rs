@@ -195,7 +195,9 @@ fn discover(dir: &Path) -> Result<Vec<(PathBuf, Scope)>, PolicyError> {
 }
 
 /// The document's live rules with `{{tenant}}`/`{{service}}` replaced by the caller's names,
-/// which `Caller` has already restricted so that they cannot add a glob, `+` or `/`.
+/// which `Caller` has already restricted so that they cannot add a glob, `+` or `/`; in
+/// paths, and (a vaultgate extension) in the string values of `allowed_parameters` and
+/// `denied_parameters`.
 fn caller_rules<'a>(
     document: &'a PolicyDocument,
     file: &'a Arc<PathBuf>,
@@ -207,11 +209,13 @@ fn caller_rules<'a>(
         .iter()
         .filter(move |rule| !matches!(rule.expires, Some(at) if at <= now))
         .map(move |rule| {
-            let pattern = rule
-                .pattern
-                .replace("{{tenant}}", caller.tenant())
-                .replace("{{service}}", caller.service());
-            Rule::new(rule, &pattern, file)
+            let substitute = |s: &str| {
+                s.replace("{{tenant}}", caller.tenant())
+                    .replace("{{service}}", caller.service())
+            };
+            let mut compiled = Rule::new(rule, &substitute(&rule.pattern), file);
+            compiled.substitute_parameters(&substitute);
+            compiled
         })
 }
 

@@ -56,6 +56,26 @@ impl Rule {
         }
     }
 
+    /// Replaces templates in the string values of the parameter constraints.
+    pub fn substitute_parameters(&mut self, substitute: &dyn Fn(&str) -> String) {
+        fn values(v: &serde_json::Value, substitute: &dyn Fn(&str) -> String) -> serde_json::Value {
+            match v {
+                serde_json::Value::String(s) => serde_json::Value::String(substitute(s)),
+                serde_json::Value::Array(a) => {
+                    serde_json::Value::Array(a.iter().map(|v| values(v, substitute)).collect())
+                }
+                other => other.clone(),
+            }
+        }
+        for map in [&mut self.allowed, &mut self.denied].into_iter().flatten() {
+            for list in map.values_mut() {
+                for v in list.iter_mut() {
+                    *v = values(v, substitute);
+                }
+            }
+        }
+    }
+
     /// The source a decision names: the one that contributed `deny` if the rule denies.
     pub fn source(&self) -> Option<&RuleSource> {
         self.deny_source

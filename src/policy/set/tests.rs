@@ -127,6 +127,25 @@ fn merging_across_blocks_and_files() {
 }
 
 #[test]
+fn templates_substitute_the_caller_in_parameter_values_too() {
+    let set = one(r#"path "sys/leases/renew" {
+  capabilities = ["update"]
+  allowed_parameters = { "lease_id" = ["database/creds/{{tenant}}-{{service}}/*"], "increment" = [] }
+}"#);
+    let renew = |who: &str, lease: &str| {
+        let mut op = op(Verb::Write, "sys/leases/renew");
+        op.params = serde_json::json!({ "lease_id": lease })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        set.evaluate_offline(&caller(who), &op).allowed
+    };
+    assert!(renew("acme/billing", "database/creds/acme-billing/abc"));
+    assert!(!renew("acme/billing", "database/creds/acme-shop/abc"));
+    assert!(renew("acme/shop", "database/creds/acme-shop/abc"));
+}
+
+#[test]
 fn templates_substitute_the_caller() {
     let set = one(r#"path "secret/data/{{tenant}}/{{service}}/*" { capabilities = ["read"] }"#);
     assert!(allowed(
