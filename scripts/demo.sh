@@ -164,7 +164,8 @@ run "$bao" kv get -mount=secret acme/billing/db
 run "$bao" kv put -mount=secret acme/billing/api key=written-by-the-demo
 run "$bao" kv list -mount=secret acme/billing
 run "$bao" kv get -mount=secret acme/web/key
-run "$bao" token lookup
+run "$bao" token lookup -field=display_name
+run "$bao" token revoke -self
 echo
 echo "globex/ledger, with its own certificate, reads its own secret and not acme's:"
 echo "\$ curl --cacert ca.pem --cert globex-ledger.pem --key globex-ledger-key.pem \$VAULT_ADDR/v1/secret/data/globex/ledger/db"

@@ -5,6 +5,7 @@ mod cached;
 mod condition;
 mod error;
 mod exchange;
+mod introspect;
 mod scrub;
 
 pub use error::{vault_error, ProxyError, Side};
@@ -42,9 +43,6 @@ use crate::vault::token::Token;
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response body the proxy produces: its own JSON errors or Vault's streamed answer.
 pub type ProxyBody = UnsyncBoxBody<Bytes, BodyError>;
-
-/// Endpoints Vault serves without a token; forwarded without one (vault-semantics §2.1).
-const UNAUTHENTICATED: [&str; 2] = ["sys/health", "sys/seal-status"];
 
 /// Header fields one request may carry, whichever protocol brought it: hyper's HTTP/1
 /// default, which the HTTP/1 parser is also set to, and checked here for HTTP/2.
@@ -112,6 +110,7 @@ impl Proxy {
         let mut exchange = Exchange {
             request_id: self.auditor.next_request_id(),
             method: req.method().to_string(),
+            target: req.uri().clone(),
             ..Exchange::default()
         };
         let (mut response, error) = match self.serve(&mut exchange, conn, req).await {
@@ -238,6 +237,9 @@ impl Proxy {
 
         let home = self.routes.get(&caller).map_or("", |r| r.home.as_str());
         let placement = Placement::resolve(&op.full_path, &self.discovery.snapshot(), home);
+        if let Some(answer) = self.introspect(exchange, &caller, &op, &placement) {
+            return Ok(answer);
+        }
         let decision = self.policies.snapshot().evaluate(&caller, &op, &placement);
         let allowed = decision.allowed;
         if !allowed {
@@ -291,7 +293,8 @@ impl Proxy {
         caller: &Caller,
         op: &Operation,
     ) -> Result<(Response<VaultBody>, Option<Arc<Token>>), ProxyError> {
-        let token = if UNAUTHENTICATED.contains(&op.full_path.as_str()) {
+        let anonymous = exchange.decision.as_ref().is_some_and(|d| d.anonymous);
+        let token = if anonymous {
             None
         } else {
             let token = self.routes.get(caller).and_then(|r| r.cell.current());

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::principal::auth::Login;
 use crate::upstream::{Upstream, UpstreamError};
-use crate::vault::token::Token;
+use crate::vault::token::{Accessor, Token};
 use method::Credentials;
 pub use method::VerifyAuth;
 use report::{answer, describe_login, describe_secret, failed, fingerprint, ok};
@@ -179,7 +179,7 @@ impl Check {
             .map_err(|r| failed(1, &label, &r))?;
         ok(1, &label, &describe_login(&first));
         let old = first.token.clone();
-        let old_accessor = first.accessor.clone();
+        let old_accessor = first.token.accessor().cloned();
         let old_name = fingerprint(&first);
         self.live.push(first);
 
@@ -203,7 +203,7 @@ impl Check {
             ));
         }
         let how = self
-            .revoke(&old, old_accessor.as_deref())
+            .revoke(&old, old_accessor.as_ref())
             .await
             // The old token stays in `live`: cleanup tries again and says it is still valid.
             .map_err(|r| failed(3, label, &r))?;
@@ -332,7 +332,11 @@ impl Check {
 
     /// Revokes a token: itself first (`revoke-self`), else by accessor with the bootstrap
     /// token. Returns how it was revoked.
-    async fn revoke(&self, token: &Token, accessor: Option<&str>) -> Result<&'static str, String> {
+    async fn revoke(
+        &self,
+        token: &Token,
+        accessor: Option<&Accessor>,
+    ) -> Result<&'static str, String> {
         let (status, body) = self
             .call(Method::POST, "auth/token/revoke-self", token, None)
             .await?;
@@ -353,7 +357,7 @@ impl Check {
                 Method::POST,
                 "auth/token/revoke-accessor",
                 boot,
-                Some(&json!({ "accessor": accessor })),
+                Some(&json!({ "accessor": accessor.expose() })),
             )
             .await?;
         if status.is_success() {
@@ -369,7 +373,7 @@ impl Check {
 
     async fn cleanup(&mut self) {
         for login in std::mem::take(&mut self.live).iter().rev() {
-            match self.revoke(&login.token, login.accessor.as_deref()).await {
+            match self.revoke(&login.token, login.token.accessor()).await {
                 Ok(_) => println!("cleanup: revoked this check's token {}", fingerprint(login)),
                 Err(r) => println!(
                     "cleanup: token {} not revoked, it expires with its TTL: {r}",

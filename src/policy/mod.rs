@@ -39,4 +39,6 @@ pub struct Decision {
     /// What the proxy must make hold for an allowed write the rule grants only `create` or
     /// only `update` for.
     pub condition: Option<WriteCondition>,
+    /// Forwarded without any token: an endpoint Vault serves to anyone.
+    pub anonymous: bool,
 }

@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 use crate::config::AuthConfig;
 use crate::identity::Caller;
 use crate::upstream::{Upstream, UpstreamError};
-use crate::vault::token::Token;
+use crate::vault::token::{Accessor, Token};
 
 /// A successful login.
 #[derive(Debug)]
@@ -28,9 +28,6 @@ pub struct Login {
     /// The token's TTL as Vault reported it; `None` for token files (not looked up).
     pub ttl: Option<Duration>,
     pub renewable: bool,
-    /// The token's accessor, when Vault reported one: what a tool may print to tell tokens
-    /// apart, since the token itself must never be shown.
-    pub accessor: Option<String>,
     /// For a token someone else provides in a file: which file, and what Vault said of it.
     pub from_file: Option<FileToken>,
     /// The client renewals must go through, when not the shared one: Vault renews a cert
@@ -210,8 +207,11 @@ pub async fn approle_login(
 /// What Vault said about a token the proxy holds.
 #[derive(Debug)]
 pub enum TokenCheck {
-    /// Renewed (or looked up) fine; the TTL Vault now reports.
-    Valid { ttl: Option<Duration> },
+    /// Renewed (or looked up) fine; the TTL and the accessor Vault now reports.
+    Valid {
+        ttl: Option<Duration>,
+        accessor: Option<Accessor>,
+    },
     /// Vault answered and refused the token (revoked, expired, or no permission).
     Rejected { status: u16, errors: String },
 }
@@ -242,12 +242,15 @@ pub async fn token_call(
     let (status, answer) = upstream
         .call_json(method, target, namespace, Some(token), body.as_ref())
         .await?;
-    let ttl = match call {
-        TokenCall::Renew => &answer["auth"]["lease_duration"],
-        TokenCall::Lookup => &answer["data"]["ttl"],
-        TokenCall::Revoke => &Value::Null,
+    let (ttl, accessor) = match call {
+        TokenCall::Renew => (
+            &answer["auth"]["lease_duration"],
+            &answer["auth"]["accessor"],
+        ),
+        TokenCall::Lookup => (&answer["data"]["ttl"], &answer["data"]["accessor"]),
+        TokenCall::Revoke => (&Value::Null, &Value::Null),
     };
-    Ok(check(status, &answer, ttl))
+    Ok(check(status, &answer, ttl, accessor))
 }
 
 /// `auth/token/revoke` of `child` with the issuer's token: issued child tokens usually carry
@@ -268,13 +271,14 @@ pub async fn revoke_child(
             Some(&body),
         )
         .await?;
-    Ok(check(status, &answer, &Value::Null))
+    Ok(check(status, &answer, &Value::Null, &Value::Null))
 }
 
-fn check(status: http::StatusCode, answer: &Value, ttl: &Value) -> TokenCheck {
+fn check(status: http::StatusCode, answer: &Value, ttl: &Value, accessor: &Value) -> TokenCheck {
     if status.is_success() {
         TokenCheck::Valid {
             ttl: ttl.as_u64().filter(|s| *s > 0).map(Duration::from_secs),
+            accessor: Accessor::from_field(accessor),
         }
     } else {
         TokenCheck::Rejected {
@@ -303,16 +307,12 @@ fn auth_answer(
         .filter(|t| !t.is_empty())
         .ok_or(AuthError::Malformed { method })?;
     Ok(Login {
-        token: Token::new(token),
+        token: Token::new(token).with_accessor(Accessor::from_field(&auth["accessor"])),
         ttl: auth["lease_duration"]
             .as_u64()
             .filter(|s| *s > 0)
             .map(Duration::from_secs),
         renewable: auth["renewable"].as_bool().unwrap_or(false),
-        accessor: auth["accessor"]
-            .as_str()
-            .filter(|a| !a.is_empty())
-            .map(str::to_owned),
         from_file: None,
         renew_via: None,
     })

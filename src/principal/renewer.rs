@@ -331,7 +331,6 @@ impl<A: TokenApi> Renewer<A> {
                 renewable,
                 from_file,
                 renew_via,
-                ..
             }) => {
                 self.backoff = self.timing.first_backoff;
                 let now = Instant::now();
@@ -396,7 +395,7 @@ impl<A: TokenApi> Renewer<A> {
             .renew(h.renew_via.as_ref(), &self.principal.namespace, &h.token)
             .await
         {
-            Ok(TokenCheck::Valid { ttl }) => {
+            Ok(TokenCheck::Valid { ttl, .. }) => {
                 let now = Instant::now();
                 self.backoff = self.timing.first_backoff;
                 // A renewal that returns less than the login TTL was capped by the token's

@@ -117,6 +117,7 @@ impl Proxy {
         };
         if let Some(t) = &token {
             mask_all(&mut buf, t.expose().as_bytes());
+            mask_all(&mut buf, t.accessor().map_or("", |a| a.expose()).as_bytes());
         }
         strip_hop_by_hop(&mut parts.headers);
         let keep = assess(parts.status, &parts.headers, &buf);

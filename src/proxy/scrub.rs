@@ -1,6 +1,7 @@
 //! `Scrub`: a response body wrapper that overwrites every occurrence of the injected token
-//! with a mask of the same length, even across chunk boundaries, so a caller can never read
-//! the service's token whatever endpoint echoes it. Same length keeps `Content-Length` valid.
+//! and of its accessor with a mask of the same length, even across chunk boundaries, so a
+//! caller can never read either whatever endpoint echoes it. Same length keeps
+//! `Content-Length` valid.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -71,6 +72,7 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let mut this = self.project();
         let needle = this.token.expose().as_bytes();
+        let accessor = this.token.accessor().map_or("", |a| a.expose()).as_bytes();
         loop {
             if *this.done {
                 return Poll::Ready(None);
@@ -99,7 +101,9 @@ where
                     };
                     this.carry.extend_from_slice(&data);
                     mask_all(this.carry, needle);
-                    let keep = needle.len().saturating_sub(1).min(this.carry.len());
+                    mask_all(this.carry, accessor);
+                    let longest = needle.len().max(accessor.len());
+                    let keep = longest.saturating_sub(1).min(this.carry.len());
                     let emit = this.carry.len() - keep;
                     if emit > 0 {
                         return Poll::Ready(Some(Ok(Frame::data(
@@ -130,6 +134,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vault::token::Accessor;
     use http_body_util::BodyExt;
     use std::collections::VecDeque;
 
@@ -148,13 +153,17 @@ mod tests {
     }
 
     async fn scrub_chunks(chunks: &[&str], token: &str) -> String {
+        scrub_with(chunks, Token::new(token)).await
+    }
+
+    async fn scrub_with(chunks: &[&str], token: Token) -> String {
         let body = Chunks(
             chunks
                 .iter()
                 .map(|c| Bytes::copy_from_slice(c.as_bytes()))
                 .collect(),
         );
-        let out = Scrub::new(body, Arc::new(Token::new(token)))
+        let out = Scrub::new(body, Arc::new(token))
             .collect()
             .await
             .unwrap()
@@ -180,5 +189,20 @@ mod tests {
             scrub_chunks(&["no secret here"], token).await,
             "no secret here"
         );
+    }
+
+    #[tokio::test]
+    async fn masks_the_accessor_too_across_chunks() {
+        let accessor = "acc-0123456789abcdefghij";
+        let token = Token::new("s.short").with_accessor(Accessor::from_field(&accessor.into()));
+        let whole = format!(r#"{{"data":{{"accessor":"{accessor}","id":"s.short"}}}}"#);
+        for cut in 0..=whole.len() {
+            let out = scrub_with(&[&whole[..cut], &whole[cut..]], token.clone()).await;
+            assert_eq!(out.len(), whole.len());
+            assert!(
+                !out.contains(accessor) && !out.contains("s.short"),
+                "cut {cut}: {out}"
+            );
+        }
     }
 }

@@ -108,7 +108,7 @@ async fn a_unix_socket_listener_serves_its_fixed_caller() {
 /// `bao` through vaultgate with only VAULT_* variables: the commands the core test does not
 /// run (delete, metadata get/put/delete, undelete refused), and `token lookup` refused.
 #[tokio::test]
-async fn the_openbao_cli_deletes_reads_metadata_and_cannot_look_up_the_token() {
+async fn the_openbao_cli_deletes_reads_metadata_and_looks_up_only_its_view_of_the_token() {
     let bao = OpenBao::start().await;
     bao.kv_put("acme/billing/db", json!({"password": "cli-pw"}))
         .await;
@@ -166,14 +166,21 @@ async fn the_openbao_cli_deletes_reads_metadata_and_cannot_look_up_the_token() {
     // Another tenant's metadata and the token itself stay out of reach.
     let (ok, text) = run(&["kv", "metadata", "get", "-mount=secret", "globex/x"]).await;
     assert!(!ok && text.contains("403"), "{text}");
+    // `bao token lookup` is answered by vaultgate (#16): the caller's view, no id.
     let before = bao.audit_requests();
-    let (ok, text) = run(&["token", "lookup"]).await;
-    assert!(!ok, "token lookup must fail: {text}");
-    assert!(
-        text.contains("403") && text.contains("permission denied"),
-        "{text}"
+    let (ok, text) = run(&["token", "lookup", "-format=json"]).await;
+    assert!(ok, "token lookup: {text}");
+    let view: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(view["data"]["display_name"], "vaultgate-acme-billing");
+    assert_eq!(view["data"]["id"], "");
+    assert_eq!(view["data"]["accessor"], "");
+    let (ok, text) = run(&["token", "revoke", "-self"]).await;
+    assert!(!ok && text.contains("403"), "token revoke -self: {text}");
+    assert_eq!(
+        bao.audit_requests(),
+        before,
+        "a token self-operation reached OpenBao"
     );
-    assert_eq!(bao.audit_requests(), before, "token lookup reached OpenBao");
     gate.stop().await;
 }
 

@@ -144,7 +144,8 @@ async fn the_demo_script_runs_end_to_end() {
         "demo-db-password", // acme/billing reads its secret with the bao CLI
         "api\ndb",          // ... writes one and lists both
         "no rule matches \"secret/data/acme/web/key\"", // ... is denied another service's
-        "\"auth/token/lookup-self\"", // ... cannot look up its token
+        "vaultgate-acme-billing", // ... sees vaultgate's view of its token
+        "revoke-self is refused", // ... and cannot revoke it
         "globex-ledger-password", // globex/ledger reads its own over curl
         "-> HTTP 403",
         "-> HTTP 400", // the ambiguous path

@@ -68,14 +68,6 @@ path "sys/wrapping/*" { capabilities = ["create", "read", "update"] }"#,
         Option<serde_json::Value>,
     );
     let attempts: Vec<Attempt> = vec![
-        ("GET", "auth/token/lookup-self", vec![], None),
-        (
-            "POST",
-            "auth/token/renew-self",
-            vec![],
-            Some(json!({"increment": "1h"})),
-        ),
-        ("POST", "auth/token/revoke-self", vec![], Some(json!({}))),
         (
             "POST",
             "auth/token/create",
@@ -90,12 +82,6 @@ path "sys/wrapping/*" { capabilities = ["create", "read", "update"] }"#,
             Some(json!({"token": "x"})),
         ),
         ("LIST", "auth/token/accessors", vec![], None),
-        (
-            "GET",
-            "auth/token/lookup-self",
-            vec![("X-Vault-Wrap-TTL", "60")],
-            None,
-        ),
         (
             "GET",
             "secret/data/acme/billing/db",
@@ -137,6 +123,29 @@ path "sys/wrapping/*" { capabilities = ["create", "read", "update"] }"#,
         assert_eq!(status, 403, "{method} {path}: {text}");
         assert!(!text.contains(&token), "{method} {path} leaked the token");
     }
+    // Token self-operations are vaultgate's to answer (#16): never forwarded.
+    let selves: Vec<Attempt> = vec![
+        ("GET", "auth/token/lookup-self", vec![], None),
+        ("POST", "auth/token/lookup-self", vec![], Some(json!({}))),
+        (
+            "POST",
+            "auth/token/renew-self",
+            vec![],
+            Some(json!({"increment": "1h"})),
+        ),
+        ("POST", "auth/token/revoke-self", vec![], Some(json!({}))),
+        (
+            "GET",
+            "auth/token/lookup-self",
+            vec![("X-Vault-Wrap-TTL", "60")],
+            None,
+        ),
+    ];
+    for ((method, path, headers, body), want) in selves.into_iter().zip([200, 200, 200, 403, 400]) {
+        let (status, text) = exchange(&client, method, u(path), &headers, body).await;
+        assert_eq!(status, want, "{method} {path}: {text}");
+        assert!(!text.contains(&token), "{method} {path} leaked the token");
+    }
     assert_eq!(
         bao.audit_requests(),
         before,
@@ -145,51 +154,129 @@ path "sys/wrapping/*" { capabilities = ["create", "read", "update"] }"#,
     gate.stop().await;
 }
 
+/// [fidelity] #16 acceptance: no answer from the proxy carries the held token or its
+/// accessor, whatever the caller's rules open: the self-operations (answered by vaultgate),
+/// wrapping and unwrapping, and the token's own cubbyhole.
 #[tokio::test]
-async fn an_exact_rule_opens_lookup_self_but_the_token_is_masked() {
+async fn no_answer_carries_the_held_token_or_its_accessor() {
     let bao = OpenBao::start().await;
     bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
         .await;
     let token = bao.create_token(&["vaultgate-test-broad"], true).await;
+    let (_, looked) = bao.lookup_token(&token).await;
+    let accessor = looked["data"]["accessor"].as_str().unwrap().to_owned();
+    assert!(!accessor.is_empty());
     let pki = Pki::new(&["acme/billing"]);
     let policies = policies_dir(
-        r#"path "auth/token/lookup-self" { capabilities = ["read"] }
-path "auth/token/renew-self" { capabilities = ["create", "update"] }"#,
+        r#"path "auth/token/lookup-self" { capabilities = ["read", "update"] }
+path "auth/token/renew-self" { capabilities = ["update"] }
+path "sys/wrapping/wrap" {
+  capabilities = ["update"]
+  max_wrapping_ttl = "1h"
+}
+path "sys/wrapping/unwrap" { capabilities = ["update"] }
+path "sys/wrapping/lookup" { capabilities = ["update"] }
+path "cubbyhole/notes" { capabilities = ["create", "read", "update", "list", "delete"] }
+path "cubbyhole/" { capabilities = ["list"] }
+path "secret/data/acme/billing/wrapped" {
+  capabilities = ["read"]
+  min_wrapping_ttl = "1s"
+  max_wrapping_ttl = "1h"
+}"#,
     );
     let gate = Gate::builder(&bao, &pki)
         .token_services(&[("acme/billing", &token)])
         .policies(policies.path())
         .start()
         .await;
-    let client = pki.client_for("acme/billing");
-
-    let url = format!("{}/v1/auth/token/lookup-self", gate.url());
-    let (status, text) = exchange(&client, "GET", url, &[], None).await;
-    assert_eq!(status, 200, "{text}");
-    assert!(
-        text.contains("\"id\":\""),
-        "lookup-self answered without data.id: {text}"
-    );
-    assert!(
-        !text.contains(&token),
-        "lookup-self leaked the token: {text}"
-    );
-
-    let url = format!("{}/v1/auth/token/renew-self", gate.url());
-    let (status, text) = exchange(&client, "POST", url, &[], Some(json!({}))).await;
-    assert_eq!(status, 200, "{text}");
-    assert!(text.contains("client_token"), "{text}");
-    assert!(
-        !text.contains(&token),
-        "renew-self leaked the token: {text}"
-    );
-
-    // Ordinary reads carry no trace of it either.
-    bao.kv_put("acme/billing/db", json!({"password": "pw"}))
+    bao.kv_put("acme/billing/wrapped", json!({"password": "pw"}))
         .await;
-    let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
-    let (status, text) = exchange(&client, "GET", url, &[], None).await;
-    assert_eq!(status, 200, "{text}");
-    assert!(!text.contains(&token));
+    let client = pki.client_for("acme/billing");
+    let u = |p: &str| format!("{}/v1/{p}", gate.url());
+    let clean = |what: &str, status: u16, text: &str| {
+        assert!((200..300).contains(&status), "{what}: {status} {text}");
+        assert!(!text.contains(&token), "{what} leaked the token: {text}");
+        assert!(
+            !text.contains(&accessor),
+            "{what} leaked the accessor: {text}"
+        );
+    };
+
+    for (method, path) in [
+        ("GET", "auth/token/lookup-self"),
+        ("POST", "auth/token/lookup-self"),
+    ] {
+        let (status, text) = exchange(&client, method, u(path), &[], Some(json!({}))).await;
+        clean(path, status, &text);
+        assert!(text.contains("vaultgate-acme-billing"), "{text}");
+    }
+    let (status, text) = exchange(
+        &client,
+        "POST",
+        u("auth/token/renew-self"),
+        &[],
+        Some(json!({"increment": "1h"})),
+    )
+    .await;
+    clean("renew-self", status, &text);
+
+    // A wrapped read, looked up and unwrapped through the proxy.
+    let (status, text) = exchange(
+        &client,
+        "GET",
+        u("secret/data/acme/billing/wrapped"),
+        &[("X-Vault-Wrap-TTL", "5m")],
+        None,
+    )
+    .await;
+    clean("wrapped read", status, &text);
+    let body = text.split_once('\n').unwrap().1;
+    let wrapped: serde_json::Value = serde_json::from_str(body).unwrap();
+    let wrapping = wrapped["wrap_info"]["token"].as_str().unwrap().to_owned();
+    let (status, text) = exchange(
+        &client,
+        "POST",
+        u("sys/wrapping/lookup"),
+        &[],
+        Some(json!({ "token": wrapping })),
+    )
+    .await;
+    clean("wrapping lookup", status, &text);
+    let (status, text) = exchange(
+        &client,
+        "POST",
+        u("sys/wrapping/unwrap"),
+        &[],
+        Some(json!({ "token": wrapping })),
+    )
+    .await;
+    clean("unwrap", status, &text);
+    assert!(text.contains("\"pw\""), "unwrap gives the secret: {text}");
+    let (status, text) = exchange(
+        &client,
+        "POST",
+        u("sys/wrapping/wrap"),
+        &[("X-Vault-Wrap-TTL", "5m")],
+        Some(json!({"note": "n"})),
+    )
+    .await;
+    clean("wrap", status, &text);
+
+    // The held token's cubbyhole: written, listed, read, deleted.
+    let (status, text) = exchange(
+        &client,
+        "POST",
+        u("cubbyhole/notes"),
+        &[],
+        Some(json!({"n": "1"})),
+    )
+    .await;
+    clean("cubbyhole write", status, &text);
+    let (status, text) = exchange(&client, "LIST", u("cubbyhole/"), &[], None).await;
+    clean("cubbyhole list", status, &text);
+    let (status, text) = exchange(&client, "GET", u("cubbyhole/notes"), &[], None).await;
+    clean("cubbyhole read", status, &text);
+    let (status, text) = exchange(&client, "DELETE", u("cubbyhole/notes"), &[], None).await;
+    clean("cubbyhole delete", status, &text);
     gate.stop().await;
 }

@@ -106,11 +106,11 @@ fn explain_json_carries_the_decision_and_the_rules() {
     );
     assert_eq!(json["operation"]["params"], serde_json::json!(["version"]));
     assert_eq!(json["rule"]["file"], "policies/acme.hcl");
-    assert_eq!(json["rule"]["line"], 24);
+    assert_eq!(json["rule"]["line"], 37);
     assert_eq!(json["lost_on_priority"][0]["line"], 7);
     assert_eq!(
         json["reason"],
-        "rule \"secret/data/acme/billing/admin\" at policies/acme.hcl:24 denies"
+        "rule \"secret/data/acme/billing/admin\" at policies/acme.hcl:37 denies"
     );
 }
 

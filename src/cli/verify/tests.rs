@@ -178,7 +178,6 @@ fn answers_keep_vaults_words_and_tokens_are_named_without_themselves() {
         token: Token::new("s.topsecret"),
         ttl: None,
         renewable: false,
-        accessor: None,
         from_file: None,
         renew_via: None,
     };
@@ -188,6 +187,8 @@ fn answers_keep_vaults_words_and_tokens_are_named_without_themselves() {
         "{hashed}"
     );
     assert!(!hashed.contains("topsecret"));
-    login.accessor = Some("acc-1".into());
+    login.token = login
+        .token
+        .with_accessor(Accessor::from_field(&"acc-1".into()));
     assert_eq!(describe_login(&login), "token accessor acc-1");
 }

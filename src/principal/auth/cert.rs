@@ -73,7 +73,6 @@ mod tests {
             token: Token::new("s.cert-token-value"),
             ttl: None,
             renewable: true,
-            accessor: None,
             from_file: None,
             renew_via: Some(upstream.presenting(&cert_file, &key_file).unwrap()),
         };

@@ -58,12 +58,11 @@ pub(super) async fn file_token_login(
 ) -> Result<Login, AuthError> {
     let token = Token::new(read_secret(path)?.as_str());
     match token_call(upstream, namespace, &token, TokenCall::Lookup).await? {
-        TokenCheck::Valid { ttl } => Ok(Login {
-            token,
+        TokenCheck::Valid { ttl, accessor } => Ok(Login {
+            token: token.with_accessor(accessor),
             // Not vaultgate's to renew: no TTL, so the renewer schedules no refresh.
             ttl: None,
             renewable: false,
-            accessor: None,
             renew_via: None,
             from_file: Some(FileToken {
                 path: path.to_owned(),
@@ -75,7 +74,6 @@ pub(super) async fn file_token_login(
             token,
             ttl: None,
             renewable: false,
-            accessor: None,
             renew_via: None,
             from_file: Some(FileToken {
                 path: path.to_owned(),

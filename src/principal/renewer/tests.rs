@@ -73,7 +73,6 @@ impl TokenApi for Fake {
                     token: Token::new(format!("t{}", s.issued)),
                     ttl: Some(ttl),
                     renewable: true,
-                    accessor: None,
                     from_file: None,
                     renew_via: None,
                 })
@@ -93,7 +92,13 @@ impl TokenApi for Fake {
         let (record, answer) = match call {
             TokenCall::Renew => {
                 let ttl = s.renewals.pop_front().or(s.last_ttl);
-                (Call::Renew(name), TokenCheck::Valid { ttl })
+                (
+                    Call::Renew(name),
+                    TokenCheck::Valid {
+                        ttl,
+                        accessor: None,
+                    },
+                )
             }
             TokenCall::Lookup if s.lookup_rejects => (
                 Call::Lookup(name),
@@ -102,8 +107,20 @@ impl TokenApi for Fake {
                     errors: "permission denied".into(),
                 },
             ),
-            TokenCall::Lookup => (Call::Lookup(name), TokenCheck::Valid { ttl: s.last_ttl }),
-            TokenCall::Revoke => (Call::Revoke(name), TokenCheck::Valid { ttl: None }),
+            TokenCall::Lookup => (
+                Call::Lookup(name),
+                TokenCheck::Valid {
+                    ttl: s.last_ttl,
+                    accessor: None,
+                },
+            ),
+            TokenCall::Revoke => (
+                Call::Revoke(name),
+                TokenCheck::Valid {
+                    ttl: None,
+                    accessor: None,
+                },
+            ),
         };
         s.made.push((Instant::now(), record));
         Ok(answer)
@@ -125,7 +142,10 @@ impl TokenApi for Fake {
         child: &Token,
     ) -> Result<TokenCheck, UpstreamError> {
         self.record(Call::Revoke(child.expose().to_owned()));
-        Ok(TokenCheck::Valid { ttl: None })
+        Ok(TokenCheck::Valid {
+            ttl: None,
+            accessor: None,
+        })
     }
 }
 

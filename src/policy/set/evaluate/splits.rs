@@ -112,3 +112,48 @@ fn token_creation_with_sudo_parameters_needs_sudo() {
     let plain = op(Verb::Write, "auth/token/create");
     assert!(decide(&set, &plain, &known(), "").allowed);
 }
+
+#[test]
+fn reads_vault_serves_without_a_token_go_without_one() {
+    let mut k = known();
+    k.space_mut("").add_document(&json!({"paths": {
+        "/pki-a/issuer/{issuer_ref}/der": {"x-vault-unauthenticated": true},
+        "/sys/internal/ui/mounts/{path}": {"x-vault-unauthenticated": true},
+    }}));
+    let none = one(r#"path "nothing/*" { capabilities = ["read"] }"#);
+    for path in [
+        "sys/health",
+        "sys/seal-status",
+        "sys/leader",
+        "sys/init",
+        "sys/internal/specs/openapi",
+        "pki-a/issuer/default/der",
+    ] {
+        let d = decide(&none, &op(Verb::Read, path), &k, "");
+        assert!(d.allowed && d.anonymous, "{path}: {}", d.reason);
+    }
+    // A write to the same endpoint, or one the system backend answers more fully with a
+    // token (the KV CLI's preflight), needs a rule and keeps the caller's token.
+    for path in ["pki-a/issuer/default/der", "sys/init"] {
+        let d = decide(&none, &op(Verb::Write, path), &k, "");
+        assert!(!d.allowed && !d.anonymous, "{path}: {}", d.reason);
+    }
+    let d = decide(
+        &none,
+        &op(Verb::Read, "sys/internal/ui/mounts/secret"),
+        &k,
+        "",
+    );
+    assert!(!d.allowed && !d.anonymous, "{}", d.reason);
+    let kv = one(r#"path "secret/data/*" { capabilities = ["read"] }"#);
+    let d = decide(
+        &kv,
+        &op(Verb::Read, "sys/internal/ui/mounts/secret/x"),
+        &k,
+        "",
+    );
+    assert!(d.allowed && !d.anonymous, "{}", d.reason);
+    // In a namespace `sys/health` is an ordinary path, not the status endpoint.
+    let d = decide(&none, &op(Verb::Read, "a/sys/health"), &k, "");
+    assert!(!d.anonymous, "{}", d.reason);
+}
