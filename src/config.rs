@@ -7,11 +7,13 @@ mod cache;
 mod limits;
 mod principal;
 mod raw;
+mod vault;
 
 pub use admin::{AdminConfig, AdminToken};
 pub use cache::{CacheConfig, CachePathRule};
 pub use limits::{Limits, RateLimit};
 pub use principal::{AuthConfig, IssueRequest, PrincipalConfig, ServiceConfig};
+pub use vault::VaultConfig;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -62,16 +64,6 @@ pub struct AuditConfig {
     pub hmac_key_file: PathBuf,
     /// Refuse (503) rather than answer a request whose record no sink accepted.
     pub fail_closed: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct VaultConfig {
-    /// `http(s)://host:port` without a trailing slash.
-    pub address: String,
-    pub ca_cert: Option<PathBuf>,
-    pub client_identity: Option<(PathBuf, PathBuf)>,
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -241,56 +233,6 @@ impl Validator<'_> {
             issuer,
             policies_dir,
             limits,
-        })
-    }
-
-    fn vault(&self, v: raw::RawVault) -> Result<VaultConfig, ConfigError> {
-        let address = v.address.trim_end_matches('/').to_owned();
-        let uri: http::Uri = address
-            .parse()
-            .map_err(|_| self.err("vault.address", format!("{address:?} is not a URL")))?;
-        let https = match uri.scheme_str() {
-            Some("http") => false,
-            Some("https") => true,
-            _ => return Err(self.err("vault.address", "must start with http:// or https://")),
-        };
-        if uri.authority().is_none() || uri.path() != "/" && !uri.path().is_empty() {
-            return Err(self.err("vault.address", "must be scheme://host:port with no path"));
-        }
-        let ca_cert = v
-            .ca_cert
-            .as_deref()
-            .map(|p| self.existing("vault.ca_cert", p))
-            .transpose()?;
-        if https && ca_cert.is_none() {
-            return Err(self.err(
-                "vault.ca_cert",
-                "required for an https address (the CA that signed Vault's certificate)",
-            ));
-        }
-        let client_identity = match (v.client_cert, v.client_key) {
-            (None, None) => None,
-            (Some(c), Some(k)) => Some((
-                self.existing("vault.client_cert", &c)?,
-                self.existing("vault.client_key", &k)?,
-            )),
-            _ => {
-                return Err(self.err(
-                    "vault.client_cert",
-                    "client_cert and client_key go together",
-                ))
-            }
-        };
-        Ok(VaultConfig {
-            address,
-            ca_cert,
-            client_identity,
-            timeout: self.duration("vault.timeout", v.timeout, Duration::from_secs(30))?,
-            connect_timeout: self.duration(
-                "vault.connect_timeout",
-                v.connect_timeout,
-                Duration::from_secs(5),
-            )?,
         })
     }
 

@@ -74,7 +74,7 @@ pub async fn verify(args: &VerifyArgs, env: &Environment) -> Result<(), VerifyEr
     };
     println!(
         "verifying AppRole {role} (mount {mount}) on {path} at {}{namespace}",
-        config.address
+        config.describe()
     );
     let mut check = Check {
         upstream: Upstream::new(&config)?,

@@ -51,7 +51,8 @@ pub struct RawAudit {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawVault {
-    pub address: String,
+    pub address: Option<String>,
+    pub addresses: Option<Vec<String>>,
     pub ca_cert: Option<PathBuf>,
     pub client_cert: Option<PathBuf>,
     pub client_key: Option<PathBuf>,
