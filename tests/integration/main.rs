@@ -20,6 +20,7 @@ mod docs;
 mod faults;
 mod fuzz_regressions;
 mod h2_limits;
+mod ha;
 mod jwt;
 mod leaks;
 mod limits;

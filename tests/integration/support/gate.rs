@@ -16,6 +16,7 @@ use vaultgate::vault::renewer::TokenCell;
 
 use super::openbao::OpenBao;
 use super::pki::Pki;
+use super::seed::Seed;
 
 /// The Vault-side policy of every test service: deliberately broad, so that every deny seen
 /// through the proxy is the proxy's own enforcement, not Vault's.
@@ -69,7 +70,7 @@ impl Gate {
     /// Like `start_with`, with the `[vault]` table's body given (address, timeouts), for
     /// tests that put a relay in front of OpenBao or need short upstream timeouts.
     pub async fn start_tuned(
-        bao: &OpenBao,
+        bao: &impl Seed,
         pki: &Pki,
         services: &[&str],
         token_services: &[(&str, &str)],
@@ -136,7 +137,7 @@ impl Gate {
     }
 
     async fn write_config_tuned(
-        bao: &OpenBao,
+        bao: &impl Seed,
         pki: &Pki,
         services: &[&str],
         token_services: &[(&str, &str)],

@@ -1,11 +1,14 @@
-//! Test support: a real OpenBao, the dev PKI, and vaultgate started in-process.
+//! Test support: a real OpenBao (a dev server, or a 3-node raft cluster), the dev PKI, and
+//! vaultgate started in-process.
 
+pub mod cluster;
 pub mod collector;
 pub mod gate;
 pub mod openbao;
 pub mod pki;
 pub mod raw;
 pub mod relay;
+pub mod seed;
 
 /// GETs `url` every 100 ms until it answers `want`, at most `tries` times; returns the last
 /// status (a connection error counts as 0), so the caller's assertion says what was seen.
