@@ -17,6 +17,7 @@ mod conformance;
 mod conformance_gen;
 mod core_flow;
 mod docs;
+mod failover;
 mod faults;
 mod fuzz_regressions;
 mod h2_limits;
