@@ -2,8 +2,9 @@
 //! under constant load from two services (cached reads, uncached reads, writes). The active
 //! node is killed (SIGKILL): every request succeeds or gets a 5xx with a Vault-style error
 //! within the timeout, service resumes on the new active node, every write that got a 2xx is
-//! in Vault afterwards, the audit holds one record per request, tokens keep renewing. Then
-//! the old node comes back and rejoins, and callers see no error at all. Run with
+//! in Vault afterwards, the audit holds one record per request, tokens keep renewing (and
+//! are revoked at shutdown, on the new active node). Then the old node comes back and
+//! rejoins, and callers see no error at all. Run with
 //! `--nocapture` for the figures docs/benchmarks.md ("Failover") records.
 
 use std::collections::HashMap;
@@ -285,7 +286,16 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
         .map(|s| gate.cells[*s].status().renewals)
         .collect();
     let held = SERVICES.iter().all(|s| gate.cells[*s].current().is_some());
+    let tokens: Vec<String> = SERVICES.iter().map(|s| gate.token(s)).collect();
     gate.stop().await;
+    // Shutdown revoked both tokens on the new active node, as every token call goes there.
+    let active = &cluster.nodes[cluster.wait_active().await];
+    for token in &tokens {
+        let (status, _) = active
+            .api("GET", "auth/token/lookup-self", None, token)
+            .await;
+        assert_eq!(status, 403, "a service token outlived vaultgate's shutdown");
+    }
 
     // Every answer: a success, or a 5xx in Vault's error shape, within the timeout.
     let mut errors: HashMap<(Kind, u16), usize> = HashMap::new();
@@ -325,7 +335,6 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
         .filter_map(|o| o.wrote.as_ref())
         .collect();
     assert!(written.len() > 100, "only {} writes", written.len());
-    let active = &cluster.nodes[cluster.wait_active().await];
     for (path, n) in &written {
         let (status, v) = active
             .api("GET", &format!("secret/data/{path}"), None, &cluster.root)
