@@ -89,11 +89,6 @@ const MAX_OWN_RESPONSE: usize = 1024 * 1024;
 
 impl Upstream {
     pub fn new(cfg: &VaultConfig) -> Result<Upstream, UpstreamError> {
-        Upstream::with_timing(cfg, HealthTiming::default())
-    }
-
-    /// Like `new`, with the cluster's health-check timing given (tests shorten it).
-    pub fn with_timing(cfg: &VaultConfig, timing: HealthTiming) -> Result<Upstream, UpstreamError> {
         let tls = tls::client_tls(cfg)?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -114,7 +109,7 @@ impl Upstream {
             .build(connector);
         let route = match (cfg.cluster, cfg.addresses.as_slice()) {
             (false, [one]) => Route::One(one.as_str().into()),
-            (_, nodes) => Route::Cluster(Arc::new(Cluster::new(nodes, timing))),
+            (_, nodes) => Route::Cluster(Arc::new(Cluster::new(nodes, HealthTiming::default()))),
         };
         Ok(Upstream {
             client,

@@ -164,10 +164,18 @@ impl Upstream {
                 });
             }
         }
-        if !matches!(
+        // A refusal is a small JSON body with its length declared; anything else streams on
+        // untouched, whatever its status.
+        let small = resp
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+            .is_some_and(|n| n <= MAX_ERROR_BODY);
+        let could_refuse = matches!(
             status,
             StatusCode::INTERNAL_SERVER_ERROR | StatusCode::SERVICE_UNAVAILABLE
-        ) {
+        );
+        if !(could_refuse && small) {
             return Ok(self.streamed(resp));
         }
         let (parts, body) = resp.into_parts();

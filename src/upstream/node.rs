@@ -224,6 +224,23 @@ mod tests {
     }
 
     #[test]
+    fn every_state_has_its_metrics_label() {
+        let all = [
+            NodeState::Unknown,
+            NodeState::Active,
+            NodeState::Standby,
+            NodeState::PerformanceStandby,
+            NodeState::DrSecondary,
+            NodeState::Uninitialized,
+            NodeState::Sealed,
+            NodeState::Unreachable,
+            NodeState::Unexpected(418),
+        ];
+        let labels: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+        assert_eq!(labels, NodeState::LABELS);
+    }
+
+    #[test]
     fn the_current_active_node_is_kept_while_two_claim_it_and_changes_are_counted() {
         let mut s = Snapshot::new(&["http://a".into(), "http://b".into(), "http://c".into()]);
         s.nodes[1].state = NodeState::Active;
