@@ -4,14 +4,15 @@
 //! within the timeout, service resumes on the new active node, every write that got a 2xx is
 //! in Vault afterwards, the audit holds one record per request, tokens keep renewing (and
 //! are revoked at shutdown, on the new active node). Then the old node comes back and
-//! rejoins, and callers see no error at all. Run with
+//! rejoins, and the active node is sealed (a graceful step-down): callers see no error at
+//! all in either. Run with
 //! `--nocapture` for the figures docs/benchmarks.md ("Failover") records.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
@@ -213,7 +214,7 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
         .iter()
         .map(|s| gate.cells[*s].status().renewals)
         .collect();
-    let killed_at = Instant::now();
+    let (killed_at, killed_wall) = (Instant::now(), SystemTime::now());
     cluster.nodes[old].kill();
     let elected = loop {
         if let Some(i) = cluster.active().await {
@@ -269,6 +270,19 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
         each_past(30, &at_rejoin)
     })
     .await;
+    // A graceful step-down: the active node is sealed. Requests that reach it before the
+    // next health round are refused ("Vault is sealed") unprocessed, so sent again.
+    let sealing = cluster.wait_active().await;
+    // Sealing takes a moment: the node holds requests that arrive meanwhile, then refuses them.
+    let sealed_at = Instant::now();
+    let (status, body) = cluster.api("PUT", "sys/seal", None).await;
+    assert_eq!(status, 204, "{body}");
+    let at_seal = snapshot();
+    until("after the seal: 30 more successes per worker", || {
+        each_past(30, &at_seal)
+    })
+    .await;
+    assert_ne!(cluster.wait_active().await, sealing);
     until("each service's token renewed since the kill", || {
         SERVICES
             .iter()
@@ -298,7 +312,7 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
     }
 
     // Every answer: a success, or a 5xx in Vault's error shape, within the timeout.
-    let mut errors: HashMap<(Kind, u16), usize> = HashMap::new();
+    let mut errors: HashMap<(&str, Kind, u16), usize> = HashMap::new();
     for o in &outcomes {
         assert_ne!(o.status, 0, "no HTTP answer: {:?}", o);
         assert!(
@@ -317,16 +331,17 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
             o.status
         );
         // In flight at the kill (a write whose answer was lost is not sent again) or sent
-        // after it; none before.
-        assert!(
-            o.started + o.took >= killed_at,
-            "an error before the kill: {o:?}"
-        );
-        assert!(
-            o.started < rejoin_started,
-            "an error after the rejoin began: {o:?}"
-        );
-        *errors.entry((o.kind, o.status)).or_default() += 1;
+        // after it, or in flight at the seal (a write the stepping-down leader could not
+        // commit: Vault's own 500); none before the kill, none around the rejoin.
+        let ended = o.started + o.took;
+        assert!(ended >= killed_at, "an error before the kill: {o:?}");
+        let phase = if o.started < rejoin_started {
+            "kill"
+        } else {
+            assert!(ended >= sealed_at, "an error around the rejoin: {o:?}");
+            "seal"
+        };
+        *errors.entry((phase, o.kind, o.status)).or_default() += 1;
     }
     // Every write Vault acknowledged through vaultgate is there.
     let written: Vec<&(String, u64)> = outcomes
@@ -379,59 +394,102 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
         );
     }
 
+    // The new leader's own log: when raft elected it and when it began serving as the active
+    // node (the test's polling above sees that later, by up to a polling round).
+    let since_kill = |text: &str| {
+        let at = cluster.nodes[elected].logged(text, killed_wall)?;
+        Some(killed_at + at.duration_since(killed_wall).ok()?)
+    };
+    let leader = since_kill("entering leader state").unwrap_or(elected_at);
+    let serving = since_kill("core: starting raft active node").unwrap_or(elected_at);
     report(
         &outcomes,
         &errors,
         lost,
-        killed_at,
-        elected_at,
-        recovered_at,
-        (rejoin_started, rejoined_at),
+        &Timeline {
+            killed: killed_at,
+            leader,
+            serving,
+            elected: elected_at,
+            recovered: recovered_at,
+            rejoin_started,
+            rejoined: rejoined_at,
+            sealed: sealed_at,
+        },
     );
+}
+
+/// When each step of the test happened.
+struct Timeline {
+    killed: Instant,
+    /// Raft elected the new leader (its log).
+    leader: Instant,
+    /// The new leader began serving as the active node (its log).
+    serving: Instant,
+    /// The test's polling first saw a survivor answer `sys/health` 200.
+    elected: Instant,
+    /// Every worker had 30 successes after the election.
+    recovered: Instant,
+    rejoin_started: Instant,
+    /// The old node answered as a standby again.
+    rejoined: Instant,
+    sealed: Instant,
 }
 
 /// The figures docs/benchmarks.md records, printed for `--nocapture`.
 fn report(
     outcomes: &[Outcome],
-    errors: &HashMap<(Kind, u16), usize>,
+    errors: &HashMap<(&str, Kind, u16), usize>,
     (lost, applied): (usize, usize),
-    killed_at: Instant,
-    elected_at: Instant,
-    recovered_at: Instant,
-    (rejoin_started, rejoined_at): (Instant, Instant),
+    t: &Timeline,
 ) {
     let ms = |d: Duration| d.as_millis();
     // Service resumed: the first success, per kind, of a request sent after the kill.
     let resumed = |kind: Kind| {
         outcomes
             .iter()
-            .filter(|o| o.kind == kind && o.started >= killed_at && (200..300).contains(&o.status))
+            .filter(|o| o.kind == kind && o.started >= t.killed && (200..300).contains(&o.status))
             .map(|o| o.started + o.took)
             .min()
-            .map(|t| t.saturating_duration_since(elected_at))
+            .map(|end| ms(end.saturating_duration_since(t.serving)))
     };
-    let slowest = outcomes.iter().map(|o| o.took).max().unwrap_or_default();
-    let after_kill = outcomes
-        .iter()
-        .filter(|o| o.started >= killed_at && o.started < rejoin_started)
-        .count();
-    let after_rejoin = outcomes
-        .iter()
-        .filter(|o| o.started >= rejoin_started)
-        .count();
+    let between = |from: Instant, to: Option<Instant>| {
+        outcomes
+            .iter()
+            .filter(move |o| o.started >= from && to.map_or(true, |to| o.started < to))
+    };
+    let slowest = |from: Instant, to: Option<Instant>| {
+        between(from, to)
+            .map(|o| ms(o.took))
+            .max()
+            .unwrap_or_default()
+    };
+    // Around the rejoin: the requests answered before the seal began.
+    let rejoin: Vec<&Outcome> = between(t.rejoin_started, None)
+        .filter(|o| o.started + o.took < t.sealed)
+        .collect();
     let total_errors: usize = errors.values().sum();
     println!(
-        "failover: {} requests ({after_kill} between the kill and the rejoin, {after_rejoin} from the rejoin on); \
-         {total_errors} errors {errors:?} ({lost} writes without an answer, {applied} of them applied); kill -> new leader seen {} ms; new leader -> first success after the kill: \
-         uncached read {:?} ms, write {:?} ms; slowest answer {} ms; kill -> 30 successes per worker {} ms; \
-         rejoin (restart + unseal + standby) {} ms",
+        "failover: {} requests, {total_errors} errors {errors:?} ({lost} writes without an answer, \
+         {applied} of them applied); kill: {} requests until the rejoin, new leader elected after {} ms \
+         and active after {} ms (its log; seen by polling after {} ms), first success through \
+         vaultgate after it was active: uncached read {:?} ms, write {:?} ms, slowest answer {} ms, \
+         30 successes per worker after {} ms; rejoin (restart + unseal + standby) {} ms, \
+         then {} requests, slowest {} ms; seal of the active node: {} requests, slowest {} ms",
         outcomes.len(),
-        ms(elected_at - killed_at),
-        resumed(Kind::Uncached).map(ms),
-        resumed(Kind::Write).map(ms),
-        ms(slowest),
-        ms(recovered_at - killed_at),
-        ms(rejoined_at - rejoin_started),
+        between(t.killed, Some(t.rejoin_started)).count(),
+        ms(t.leader - t.killed),
+        ms(t.serving - t.killed),
+        ms(t.elected - t.killed),
+        resumed(Kind::Uncached),
+        resumed(Kind::Write),
+        slowest(t.killed, Some(t.rejoin_started)),
+        ms(t.recovered - t.killed),
+        ms(t.rejoined - t.rejoin_started),
+        rejoin.len(),
+        rejoin.iter().map(|o| ms(o.took)).max().unwrap_or_default(),
+        between(t.sealed, None).count(),
+        slowest(t.sealed, None),
     );
 }
 

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
@@ -280,6 +280,18 @@ audit "file" "test" {{
             .lines()
             .filter(|l| l.contains("\"type\":\"request\""))
             .count()
+    }
+
+    /// When this node's server log first says `text` at or after `since` (the log's own
+    /// millisecond timestamps: when raft elected it, when it became the active node).
+    pub fn logged(&self, text: &str, since: SystemTime) -> Option<SystemTime> {
+        use time::format_description::well_known::Rfc3339;
+        let log = std::fs::read_to_string(self.dir.join("bao.log")).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains(text))
+            .filter_map(|l| time::OffsetDateTime::parse(l.split(' ').next()?, &Rfc3339).ok())
+            .map(SystemTime::from)
+            .find(|at| *at >= since)
     }
 
     fn log(&self) -> String {
