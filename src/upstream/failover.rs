@@ -1,7 +1,10 @@
 //! Sending to a cluster's active node, and what a request does when that node fails it: an
 //! answer proving the node did not process the request (refused connection, "sealed", a
 //! standby without a leader, a redirect to another configured node) sends it again to the
-//! node the health check finds active; a connection lost after sending resends only reads.
+//! node the health check finds active; a connection lost after sending (or while a small
+//! answer is read whole) sends only reads again.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, Method, Response, StatusCode};
@@ -17,8 +20,9 @@ use super::{error_chain, request, Deadline, Upstream, UpstreamError, VaultBody};
 /// refused one, then the new active node.
 const MAX_RESENDS: usize = 2;
 
-/// The largest error body read to tell a refusal from a real error.
-const MAX_ERROR_BODY: usize = 64 * 1024;
+/// The largest answer read whole before it is returned: an error that may be a refusal, or
+/// a read's answer (so that a connection lost mid-answer still lets the read go again).
+const MAX_BUFFERED: usize = 64 * 1024;
 
 /// What OpenBao (2.7) and Vault answer, before any handler runs, on a node that does not
 /// serve requests. Each `errors` entry is matched whole or as the end of a wrapped message
@@ -40,14 +44,18 @@ pub(super) enum Failure {
     Broken(String),
     /// The node answered that it does not serve requests; it did not process this one.
     Refused { state: NodeState, said: String },
+    /// No (whole) answer by the deadline.
+    TimedOut,
 }
 
 impl Failure {
-    /// The node's state as the failure shows it.
-    fn node_state(&self) -> NodeState {
+    /// The node's state as the failure shows it; none for a slow node (slow is not down:
+    /// the health check decides whether it still serves).
+    fn node_state(&self) -> Option<NodeState> {
         match self {
-            Failure::NotConnected(_) | Failure::Broken(_) => NodeState::Unreachable,
-            Failure::Refused { state, .. } => *state,
+            Failure::NotConnected(_) | Failure::Broken(_) => Some(NodeState::Unreachable),
+            Failure::Refused { state, .. } => Some(*state),
+            Failure::TimedOut => None,
         }
     }
 
@@ -57,10 +65,12 @@ impl Failure {
         match self {
             Failure::NotConnected(_) | Failure::Refused { .. } => true,
             Failure::Broken(_) => idempotent,
+            // The deadline has passed.
+            Failure::TimedOut => false,
         }
     }
 
-    fn into_error(self, idempotent: bool) -> UpstreamError {
+    fn into_error(self, idempotent: bool, timeout: Duration) -> UpstreamError {
         match self {
             Failure::NotConnected(why) => UpstreamError::Down(why),
             Failure::Broken(why) if idempotent => UpstreamError::Unreachable(why),
@@ -68,6 +78,7 @@ impl Failure {
                 "{why}; the request may have reached Vault, so it was not sent again"
             )),
             Failure::Refused { said, .. } => UpstreamError::NoActiveNode(said),
+            Failure::TimedOut => UpstreamError::Timeout(timeout),
         }
     }
 }
@@ -111,36 +122,37 @@ impl Upstream {
                 .map_err(|snapshot| UpstreamError::NoActiveNode(snapshot.describe()))?;
             let uri = format!("{address}{target}");
             let req = request(method.clone(), &uri, headers.clone(), body.clone())?;
-            let failure = match tokio::time::timeout_at(deadline, self.client.request(req)).await {
-                Err(_) => {
-                    // Slow is not down: the check decides whether the node still serves.
-                    cluster.recheck();
-                    return Err(UpstreamError::Timeout(self.timeout));
-                }
+            let sent = tokio::time::timeout_at(deadline, self.client.request(req)).await;
+            let failure = match sent {
+                Err(_) => Failure::TimedOut,
                 Ok(Err(e)) if e.is_connect() => {
                     Failure::NotConnected(format!("{address}: {}", error_chain(&e)))
                 }
                 Ok(Err(e)) => Failure::Broken(format!("{address}: {}", error_chain(&e))),
-                Ok(Ok(resp)) => match self.examine(cluster, resp, deadline).await {
+                Ok(Ok(resp)) => match self.examine(cluster, resp, idempotent, deadline).await {
                     Ok(answer) => return Ok(answer),
                     Err(failure) => failure,
                 },
             };
-            cluster.report(node, failure.node_state());
+            match failure.node_state() {
+                Some(state) => cluster.report(node, state),
+                None => cluster.recheck(),
+            }
             if resends < MAX_RESENDS && failure.resendable(idempotent) {
                 resends += 1;
                 continue;
             }
-            return Err(failure.into_error(idempotent));
+            return Err(failure.into_error(idempotent, self.timeout));
         }
     }
 
-    /// Vault's answer, unless it says the node does not serve requests. Only error answers
-    /// that could say so are read here (they are small); every other body streams on.
+    /// Vault's answer, unless the node says it does not serve requests, or (for a read) the
+    /// connection is lost before the whole of a small answer came.
     async fn examine(
         &self,
         cluster: &Cluster,
         resp: Response<Incoming>,
+        idempotent: bool,
         deadline: Instant,
     ) -> Result<Response<VaultBody>, Failure> {
         let status = resp.status();
@@ -164,28 +176,28 @@ impl Upstream {
                 });
             }
         }
-        // A refusal is a small JSON body with its length declared; anything else streams on
-        // untouched, whatever its status.
+        // A refusal is a small JSON body with its length declared, and so is a typical read's
+        // answer: those are read whole here. Anything else streams on untouched.
         let small = resp
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-            .is_some_and(|n| n <= MAX_ERROR_BODY);
+            .is_some_and(|n| n <= MAX_BUFFERED);
         let could_refuse = matches!(
             status,
             StatusCode::INTERNAL_SERVER_ERROR | StatusCode::SERVICE_UNAVAILABLE
         );
-        if !(could_refuse && small) {
+        if !(small && (could_refuse || idempotent)) {
             return Ok(self.streamed(resp));
         }
         let (parts, body) = resp.into_parts();
-        let read = Limited::new(body, MAX_ERROR_BODY).collect();
+        let read = Limited::new(body, MAX_BUFFERED).collect();
         let bytes = match tokio::time::timeout_at(deadline, read).await {
             Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(e)) => return Err(Failure::Broken(format!("reading an error answer: {e}"))),
-            Err(_) => return Err(Failure::Broken("reading an error answer: timed out".into())),
+            Ok(Err(e)) => return Err(Failure::Broken(format!("reading the answer: {e}"))),
+            Err(_) => return Err(Failure::TimedOut),
         };
-        if let Some((state, said)) = not_serving(&bytes) {
+        if let Some((state, said)) = not_serving(&bytes).filter(|_| could_refuse) {
             return Err(Failure::Refused { state, said });
         }
         let body = Deadline::new(Either::Right(Full::new(bytes)), self.timeout);
@@ -227,17 +239,24 @@ mod tests {
         let broken = Failure::Broken("reset".into());
         assert!(broken.resendable(true));
         assert!(!broken.resendable(false));
-        let err = broken.into_error(false).to_string();
+        let err = broken.into_error(false, Duration::from_secs(5)).to_string();
         assert!(err.contains("may have reached Vault"), "{err}");
         let refused = Failure::Refused {
             state: NodeState::Sealed,
             said: "Vault is sealed".into(),
         };
         assert!(refused.resendable(false));
-        assert_eq!(refused.node_state(), NodeState::Sealed);
+        assert_eq!(refused.node_state(), Some(NodeState::Sealed));
+        assert!(
+            !Failure::TimedOut.resendable(true),
+            "the deadline has passed"
+        );
+        assert_eq!(Failure::TimedOut.node_state(), None, "slow is not down");
         assert!(Failure::NotConnected("refused".into()).resendable(false));
         assert_eq!(
-            Failure::NotConnected("x".into()).into_error(false).status(),
+            Failure::NotConnected("x".into())
+                .into_error(false, Duration::from_secs(5))
+                .status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
     }
