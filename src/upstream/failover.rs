@@ -60,11 +60,12 @@ impl Failure {
     }
 
     /// Whether sending the request again cannot apply it twice: it provably did not reach
-    /// a handler, or it is a read (a write whose answer was lost may have been applied).
-    fn resendable(&self, idempotent: bool) -> bool {
+    /// a handler, or it is a read (a write whose answer was lost may have been applied),
+    /// sent again after a lost answer once at most (`lost_before`).
+    fn resendable(&self, idempotent: bool, lost_before: bool) -> bool {
         match self {
             Failure::NotConnected(_) | Failure::Refused { .. } => true,
-            Failure::Broken(_) => idempotent,
+            Failure::Broken(_) => idempotent && !lost_before,
             // The deadline has passed.
             Failure::TimedOut => false,
         }
@@ -114,7 +115,7 @@ impl Upstream {
     ) -> Result<Response<VaultBody>, UpstreamError> {
         let deadline = Instant::now() + self.timeout;
         let idempotent = matches!(method, Method::GET | Method::HEAD);
-        let mut resends = 0;
+        let (mut resends, mut lost_before) = (0, false);
         loop {
             let (node, address) = cluster
                 .active(deadline)
@@ -138,8 +139,9 @@ impl Upstream {
                 Some(state) => cluster.report(node, state),
                 None => cluster.recheck(),
             }
-            if resends < MAX_RESENDS && failure.resendable(idempotent) {
+            if resends < MAX_RESENDS && failure.resendable(idempotent, lost_before) {
                 resends += 1;
+                lost_before |= matches!(failure, Failure::Broken(_));
                 continue;
             }
             return Err(failure.into_error(idempotent, self.timeout));
@@ -237,22 +239,26 @@ mod tests {
     #[test]
     fn a_lost_answer_resends_reads_only_and_a_refusal_resends_anything() {
         let broken = Failure::Broken("reset".into());
-        assert!(broken.resendable(true));
-        assert!(!broken.resendable(false));
+        assert!(broken.resendable(true, false));
+        assert!(
+            !broken.resendable(true, true),
+            "a read goes again once after a loss"
+        );
+        assert!(!broken.resendable(false, false));
         let err = broken.into_error(false, Duration::from_secs(5)).to_string();
         assert!(err.contains("may have reached Vault"), "{err}");
         let refused = Failure::Refused {
             state: NodeState::Sealed,
             said: "Vault is sealed".into(),
         };
-        assert!(refused.resendable(false));
+        assert!(refused.resendable(false, true));
         assert_eq!(refused.node_state(), Some(NodeState::Sealed));
         assert!(
-            !Failure::TimedOut.resendable(true),
+            !Failure::TimedOut.resendable(true, false),
             "the deadline has passed"
         );
         assert_eq!(Failure::TimedOut.node_state(), None, "slow is not down");
-        assert!(Failure::NotConnected("refused".into()).resendable(false));
+        assert!(Failure::NotConnected("refused".into()).resendable(false, true));
         assert_eq!(
             Failure::NotConnected("x".into())
                 .into_error(false, Duration::from_secs(5))

@@ -468,6 +468,12 @@ fn report(
     let rejoin: Vec<&Outcome> = between(t.rejoin_started, None)
         .filter(|o| o.started + o.took < t.sealed)
         .collect();
+    for o in outcomes.iter().filter(|o| o.status >= 500) {
+        println!(
+            "failover error: {:?} {} {}",
+            o.kind, o.status, o.body["errors"][0]
+        );
+    }
     let total_errors: usize = errors.values().sum();
     println!(
         "failover: {} requests, {total_errors} errors {errors:?} ({lost} writes without an answer, \
