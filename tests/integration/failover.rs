@@ -4,14 +4,14 @@
 //! within the timeout, service resumes on the new active node, every write that got a 2xx is
 //! in Vault afterwards, the audit holds one record per request, tokens keep renewing (and
 //! are revoked at shutdown, on the new active node). Then the old node comes back and
-//! rejoins, and the active node is sealed (a graceful step-down): callers see no error at
-//! all in either. Run with
-//! `--nocapture` for the figures docs/benchmarks.md ("Failover") records.
+//! rejoins: callers see no error. Last, the active node is sealed (a graceful step-down).
+//! Run with `--nocapture` for the figures docs/benchmarks.md ("Failover") records.
+
+mod figures;
+mod load;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
@@ -19,122 +19,15 @@ use serde_json::{json, Value};
 use crate::support::cluster::BaoCluster;
 use crate::support::gate::Gate;
 use crate::support::pki::Pki;
+use crate::support::raft::RaftNode;
+use figures::{report, Timeline};
+use load::{until, Kind, Load, Outcome, PHASE_LIMIT};
 
 const SERVICES: [&str; 2] = ["acme/billing", "acme/orders"];
 /// `[vault] timeout`: no answer may take (much) longer.
 const TIMEOUT: Duration = Duration::from_secs(5);
-/// A request still unanswered after this has hung: a failure, not a slow answer.
-const HANG: Duration = Duration::from_secs(20);
-/// Bounds on the load: requests per worker, and a pause between two of one worker's.
-const MAX_PER_WORKER: usize = 5000;
-const PACE: Duration = Duration::from_millis(5);
-/// A phase that has not reached its condition by then has failed.
-const PHASE_LIMIT: Duration = Duration::from_secs(60);
 /// The token TTL: short, so renewals happen during the test (at about two thirds of it).
 const TOKEN_TTL: u64 = 6;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Kind {
-    Cached,
-    Uncached,
-    Write,
-}
-
-#[derive(Debug)]
-struct Outcome {
-    kind: Kind,
-    started: Instant,
-    took: Duration,
-    /// 0 when no HTTP answer came (reset, hang).
-    status: u16,
-    id: Option<String>,
-    body: Value,
-    /// For a write: the path under `secret/data/` and the value written.
-    wrote: Option<(String, u64)>,
-}
-
-struct Worker {
-    kind: Kind,
-    client: reqwest::Client,
-    base: String,
-    service: &'static str,
-    name: String,
-    successes: Arc<AtomicUsize>,
-}
-
-impl Worker {
-    async fn run(self, stop: Arc<AtomicBool>) -> Vec<Outcome> {
-        let mut out = Vec::new();
-        let secrets = format!("{}/v1/secret/data/{}", self.base, self.service);
-        for i in 0..MAX_PER_WORKER {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            let (req, wrote) = match self.kind {
-                Kind::Cached => (self.client.get(format!("{secrets}/cached")), None),
-                Kind::Uncached => (
-                    self.client
-                        .get(format!("{secrets}/fresh"))
-                        .header("cache-control", "no-cache"),
-                    None,
-                ),
-                Kind::Write => {
-                    let path = format!("{}/{}-{i}", self.service, self.name);
-                    let req = self
-                        .client
-                        .post(format!("{}/v1/secret/data/{path}", self.base))
-                        .json(&json!({"data": {"n": i}}));
-                    (req, Some((path, i as u64)))
-                }
-            };
-            let started = Instant::now();
-            let (status, id, body) = match req.timeout(HANG).send().await {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let id = resp
-                        .headers()
-                        .get("x-vaultgate-request-id")
-                        .map(|v| v.to_str().unwrap().to_owned());
-                    match resp.bytes().await {
-                        Ok(b) => (
-                            status,
-                            id,
-                            serde_json::from_slice(&b).unwrap_or(Value::Null),
-                        ),
-                        Err(e) => (0, id, json!(format!("{status} body: {e}"))),
-                    }
-                }
-                Err(e) => (0, None, json!(e.to_string())),
-            };
-            if (200..300).contains(&status) {
-                self.successes.fetch_add(1, Ordering::Relaxed);
-            }
-            out.push(Outcome {
-                kind: self.kind,
-                started,
-                took: started.elapsed(),
-                status,
-                id,
-                body,
-                wrote,
-            });
-            tokio::time::sleep(PACE).await;
-        }
-        out
-    }
-}
-
-/// Waits until `done()` holds, polling; panics naming `what` after `PHASE_LIMIT`.
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < PHASE_LIMIT,
-            "{what}: not within {PHASE_LIMIT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 async fn admin_get(gate: &Gate, path: &str) -> String {
     reqwest::Client::new()
@@ -172,41 +65,8 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
     let gate = start_gate(&cluster, &pki, dir.path(), &audit).await;
     cluster.wait_voters().await;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut progress: HashMap<String, Arc<AtomicUsize>> = HashMap::new();
-    let mut tasks = Vec::new();
-    for service in SERVICES {
-        let client = pki.client_for(service);
-        for kind in [Kind::Cached, Kind::Uncached, Kind::Write] {
-            let name = format!("{}-{kind:?}", service.replace('/', "-")).to_lowercase();
-            let successes = Arc::new(AtomicUsize::new(0));
-            progress.insert(name.clone(), successes.clone());
-            let worker = Worker {
-                kind,
-                client: client.clone(),
-                base: gate.url(),
-                service,
-                name,
-                successes,
-            };
-            tasks.push(tokio::spawn(worker.run(stop.clone())));
-        }
-    }
-    let each_past = |n: usize, from: &HashMap<String, usize>| {
-        progress
-            .iter()
-            .all(|(k, v)| v.load(Ordering::Relaxed) >= from.get(k).copied().unwrap_or(0) + n)
-    };
-    let snapshot = || -> HashMap<String, usize> {
-        progress
-            .iter()
-            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
-            .collect()
-    };
-    until("warm-up: 50 answers per worker", || {
-        each_past(50, &HashMap::new())
-    })
-    .await;
+    let load = Load::start(&pki, &gate.url(), &SERVICES);
+    load.successes("warm-up: 50 successes per worker", 50).await;
 
     // The kill. Who wins the election is raft's business: watch the others' health.
     let old = cluster.wait_active().await;
@@ -225,12 +85,8 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
     };
     let elected_at = Instant::now();
     assert_ne!(elected, old);
-    let at_election = snapshot();
-    until(
-        "recovery: 30 successes per worker after the election",
-        || each_past(30, &at_election),
-    )
-    .await;
+    load.successes("recovery: 30 successes per worker after the election", 30)
+        .await;
     let recovered_at = Instant::now();
 
     // What vaultgate shows meanwhile: the new active node, the old one unreachable.
@@ -265,11 +121,8 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
         seen_standby = vault_nodes(&gate).await["nodes"][&addresses[old]] == "standby";
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let at_rejoin = snapshot();
-    until("after the rejoin: 30 more successes per worker", || {
-        each_past(30, &at_rejoin)
-    })
-    .await;
+    load.successes("after the rejoin: 30 more successes per worker", 30)
+        .await;
     // A graceful step-down: the active node is sealed. Requests that reach it before the
     // next health round are refused ("Vault is sealed") unprocessed, so sent again.
     let sealing = cluster.wait_active().await;
@@ -277,11 +130,8 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
     let sealed_at = Instant::now();
     let (status, body) = cluster.api("PUT", "sys/seal", None).await;
     assert_eq!(status, 204, "{body}");
-    let at_seal = snapshot();
-    until("after the seal: 30 more successes per worker", || {
-        each_past(30, &at_seal)
-    })
-    .await;
+    load.successes("after the seal: 30 more successes per worker", 30)
+        .await;
     assert_ne!(cluster.wait_active().await, sealing);
     until("each service's token renewed since the kill", || {
         SERVICES
@@ -290,11 +140,7 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
             .all(|(s, before)| gate.cells[*s].status().renewals > *before)
     })
     .await;
-    stop.store(true, Ordering::Relaxed);
-    let mut outcomes = Vec::new();
-    for t in tasks {
-        outcomes.extend(t.await.unwrap());
-    }
+    let outcomes = load.finish().await;
     let renewals: Vec<u64> = SERVICES
         .iter()
         .map(|s| gate.cells[*s].status().renewals)
@@ -311,81 +157,9 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
         assert_eq!(status, 403, "a service token outlived vaultgate's shutdown");
     }
 
-    // Every answer: a success, or a 5xx in Vault's error shape, within the timeout.
-    let mut errors: HashMap<(&str, Kind, u16), usize> = HashMap::new();
-    for o in &outcomes {
-        assert_ne!(o.status, 0, "no HTTP answer: {:?}", o);
-        assert!(
-            o.took < TIMEOUT + Duration::from_secs(3),
-            "answered after {:?}: {o:?}",
-            o.took
-        );
-        if (200..300).contains(&o.status) {
-            continue;
-        }
-        assert!(o.status >= 500, "{o:?}");
-        let first = o.body["errors"][0].as_str().unwrap_or_default();
-        assert!(
-            !first.is_empty(),
-            "a {} without a Vault-style error: {o:?}",
-            o.status
-        );
-        // In flight at the kill (a write whose answer was lost is not sent again) or sent
-        // after it, or in flight at the seal (a write the stepping-down leader could not
-        // commit: Vault's own 500); none before the kill, none around the rejoin.
-        let ended = o.started + o.took;
-        assert!(ended >= killed_at, "an error before the kill: {o:?}");
-        let phase = if o.started < rejoin_started {
-            "kill"
-        } else {
-            assert!(ended >= sealed_at, "an error around the rejoin: {o:?}");
-            "seal"
-        };
-        *errors.entry((phase, o.kind, o.status)).or_default() += 1;
-    }
-    // Every write Vault acknowledged through vaultgate is there.
-    let written: Vec<&(String, u64)> = outcomes
-        .iter()
-        .filter(|o| (200..300).contains(&o.status))
-        .filter_map(|o| o.wrote.as_ref())
-        .collect();
-    assert!(written.len() > 100, "only {} writes", written.len());
-    for (path, n) in &written {
-        let (status, v) = active
-            .api("GET", &format!("secret/data/{path}"), None, &cluster.root)
-            .await;
-        assert_eq!(
-            (status, &v["data"]["data"]["n"]),
-            (200, &json!(n)),
-            "{path}"
-        );
-    }
-    // The writes answered 5xx were in flight when the node died: Vault may have them or not.
-    let mut lost = (0, 0);
-    for o in outcomes.iter().filter(|o| o.status >= 500) {
-        if let Some((path, _)) = &o.wrote {
-            let (status, _) = active
-                .api("GET", &format!("secret/data/{path}"), None, &cluster.root)
-                .await;
-            lost = (lost.0 + 1, lost.1 + usize::from(status == 200));
-        }
-    }
-    // One audit record per request: every answer's id exactly once, and nothing else.
-    let ids: Vec<&String> = outcomes.iter().filter_map(|o| o.id.as_ref()).collect();
-    assert_eq!(ids.len(), outcomes.len(), "an answer without a request id");
-    let mut recorded: HashMap<String, usize> = HashMap::new();
-    for line in std::fs::read_to_string(&audit).unwrap().lines() {
-        let record: Value = serde_json::from_str(line).unwrap();
-        if record["type"] == "request" {
-            *recorded
-                .entry(record["request_id"].as_str().unwrap().to_owned())
-                .or_default() += 1;
-        }
-    }
-    assert_eq!(recorded.len(), ids.len(), "audit records vs answers");
-    for id in ids {
-        assert_eq!(recorded.get(id), Some(&1), "request {id}");
-    }
+    let errors = check_answers(&outcomes, killed_at, rejoin_started, sealed_at);
+    let lost = check_writes(active, &cluster.root, &outcomes).await;
+    check_audit(&audit, &outcomes);
     assert!(held, "a service lost its token");
     for ((s, before), after) in SERVICES.iter().zip(&renewals_before).zip(&renewals) {
         assert!(
@@ -419,84 +193,97 @@ async fn killing_the_active_node_under_load_fails_over_and_the_rejoin_is_invisib
     );
 }
 
-/// When each step of the test happened.
-struct Timeline {
-    killed: Instant,
-    /// Raft elected the new leader (its log).
-    leader: Instant,
-    /// The new leader began serving as the active node (its log).
-    serving: Instant,
-    /// The test's polling first saw a survivor answer `sys/health` 200.
-    elected: Instant,
-    /// Every worker had 30 successes after the election.
-    recovered: Instant,
+/// Every answer: a success, or a 5xx in Vault's error shape, within the timeout, and only
+/// around the kill and the seal. Returns the errors by step, kind and status.
+fn check_answers(
+    outcomes: &[Outcome],
+    killed_at: Instant,
     rejoin_started: Instant,
-    /// The old node answered as a standby again.
-    rejoined: Instant,
-    sealed: Instant,
+    sealed_at: Instant,
+) -> HashMap<(&'static str, Kind, u16), usize> {
+    let mut errors = HashMap::new();
+    for o in outcomes {
+        assert_ne!(o.status, 0, "no HTTP answer: {:?}", o);
+        assert!(
+            o.took < TIMEOUT + Duration::from_secs(3),
+            "answered after {:?}: {o:?}",
+            o.took
+        );
+        if (200..300).contains(&o.status) {
+            continue;
+        }
+        assert!(o.status >= 500, "{o:?}");
+        let first = o.body["errors"][0].as_str().unwrap_or_default();
+        assert!(
+            !first.is_empty(),
+            "a {} without a Vault-style error: {o:?}",
+            o.status
+        );
+        // In flight at the kill (a write whose answer was lost is not sent again) or sent
+        // after it, or in flight at the seal (a write the stepping-down leader could not
+        // commit: Vault's own 500); none before the kill, none around the rejoin.
+        let ended = o.started + o.took;
+        assert!(ended >= killed_at, "an error before the kill: {o:?}");
+        let phase = if o.started < rejoin_started {
+            "kill"
+        } else {
+            assert!(ended >= sealed_at, "an error around the rejoin: {o:?}");
+            "seal"
+        };
+        *errors.entry((phase, o.kind, o.status)).or_default() += 1;
+    }
+    errors
 }
 
-/// The figures docs/benchmarks.md records, printed for `--nocapture`.
-fn report(
-    outcomes: &[Outcome],
-    errors: &HashMap<(&str, Kind, u16), usize>,
-    (lost, applied): (usize, usize),
-    t: &Timeline,
-) {
-    let ms = |d: Duration| d.as_millis();
-    // Service resumed: the first success, per kind, of a request sent after the kill.
-    let resumed = |kind: Kind| {
-        outcomes
-            .iter()
-            .filter(|o| o.kind == kind && o.started >= t.killed && (200..300).contains(&o.status))
-            .map(|o| o.started + o.took)
-            .min()
-            .map(|end| ms(end.saturating_duration_since(t.serving)))
-    };
-    let between = |from: Instant, to: Option<Instant>| {
-        outcomes
-            .iter()
-            .filter(move |o| o.started >= from && to.map_or(true, |to| o.started < to))
-    };
-    let slowest = |from: Instant, to: Option<Instant>| {
-        between(from, to)
-            .map(|o| ms(o.took))
-            .max()
-            .unwrap_or_default()
-    };
-    // Around the rejoin: the requests answered before the seal began.
-    let rejoin: Vec<&Outcome> = between(t.rejoin_started, None)
-        .filter(|o| o.started + o.took < t.sealed)
+/// Every write Vault acknowledged through vaultgate is there; returns how many writes got
+/// a 5xx and how many of those Vault has anyway.
+async fn check_writes(active: &RaftNode, root: &str, outcomes: &[Outcome]) -> (usize, usize) {
+    let written: Vec<&(String, u64)> = outcomes
+        .iter()
+        .filter(|o| (200..300).contains(&o.status))
+        .filter_map(|o| o.wrote.as_ref())
         .collect();
-    for o in outcomes.iter().filter(|o| o.status >= 500) {
-        println!(
-            "failover error: {:?} {} {}",
-            o.kind, o.status, o.body["errors"][0]
+    assert!(written.len() > 100, "only {} writes", written.len());
+    for (path, n) in &written {
+        let (status, v) = active
+            .api("GET", &format!("secret/data/{path}"), None, root)
+            .await;
+        assert_eq!(
+            (status, &v["data"]["data"]["n"]),
+            (200, &json!(n)),
+            "{path}"
         );
     }
-    let total_errors: usize = errors.values().sum();
-    println!(
-        "failover: {} requests, {total_errors} errors {errors:?} ({lost} writes without an answer, \
-         {applied} of them applied); kill: {} requests until the rejoin, new leader elected after {} ms \
-         and active after {} ms (its log; seen by polling after {} ms), first success through \
-         vaultgate after it was active: uncached read {:?} ms, write {:?} ms, slowest answer {} ms, \
-         30 successes per worker after {} ms; rejoin (restart + unseal + standby) {} ms, \
-         then {} requests, slowest {} ms; seal of the active node: {} requests, slowest {} ms",
-        outcomes.len(),
-        between(t.killed, Some(t.rejoin_started)).count(),
-        ms(t.leader - t.killed),
-        ms(t.serving - t.killed),
-        ms(t.elected - t.killed),
-        resumed(Kind::Uncached),
-        resumed(Kind::Write),
-        slowest(t.killed, Some(t.rejoin_started)),
-        ms(t.recovered - t.killed),
-        ms(t.rejoined - t.rejoin_started),
-        rejoin.len(),
-        rejoin.iter().map(|o| ms(o.took)).max().unwrap_or_default(),
-        between(t.sealed, None).count(),
-        slowest(t.sealed, None),
-    );
+    // The writes answered 5xx were in flight when the node died: Vault may have them or not.
+    let mut lost = (0, 0);
+    for o in outcomes.iter().filter(|o| o.status >= 500) {
+        if let Some((path, _)) = &o.wrote {
+            let (status, _) = active
+                .api("GET", &format!("secret/data/{path}"), None, root)
+                .await;
+            lost = (lost.0 + 1, lost.1 + usize::from(status == 200));
+        }
+    }
+    lost
+}
+
+/// One audit record per request: every answer's id exactly once, and nothing else.
+fn check_audit(audit: &Path, outcomes: &[Outcome]) {
+    let ids: Vec<&String> = outcomes.iter().filter_map(|o| o.id.as_ref()).collect();
+    assert_eq!(ids.len(), outcomes.len(), "an answer without a request id");
+    let mut recorded: HashMap<String, usize> = HashMap::new();
+    for line in std::fs::read_to_string(audit).unwrap().lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        if record["type"] == "request" {
+            *recorded
+                .entry(record["request_id"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(recorded.len(), ids.len(), "audit records vs answers");
+    for id in ids {
+        assert_eq!(recorded.get(id), Some(&1), "request {id}");
+    }
 }
 
 async fn start_gate(cluster: &BaoCluster, pki: &Pki, dir: &Path, audit: &Path) -> Gate {

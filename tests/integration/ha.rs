@@ -1,19 +1,18 @@
 //! [topology] vaultgate in front of a Vault HA cluster (`[vault] addresses`): what an
-//! OpenBao 2.7 raft cluster's nodes answer (the facts the routing relies on), sealed and
-//! uninitialized nodes never sent a request, and redirects acted on only when they name a
-//! configured node. The failover under load is in `failover.rs`.
+//! OpenBao 2.7 raft cluster's nodes answer (the facts the routing relies on), and sealed and
+//! uninitialized nodes never sent a request. Redirects are in `ha_redirects.rs`, the
+//! failover under load in `failover.rs`.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
-use crate::support::cluster::{BaoCluster, RaftNode};
+use crate::support::cluster::BaoCluster;
 use crate::support::gate::Gate;
 use crate::support::pki::Pki;
+use crate::support::raft::{RaftNode, RootSession};
 use crate::support::relay::Relay;
 
 const SERVICE: &str = "acme/billing";
@@ -202,10 +201,7 @@ async fn sealed_and_uninitialized_nodes_are_never_sent_a_request() {
     active.wait_health(200).await;
     uninitialized.wait_health(501).await;
     sealed.wait_health(503).await;
-    let single = SingleNode {
-        node: &active,
-        root: &root,
-    };
+    let single = RootSession::new(&active, &root);
     single.mount_kv().await;
     // Relays in front of the two nodes that must get nothing record what reaches them.
     let (to_uninitialized, to_sealed) = (
@@ -273,215 +269,4 @@ async fn sealed_and_uninitialized_nodes_are_never_sent_a_request() {
             .collect();
         assert!(others.is_empty(), "the {name} node was sent {others:?}");
     }
-}
-
-/// A one-node raft cluster used as the active node, configured for `Gate`.
-struct SingleNode<'a> {
-    node: &'a RaftNode,
-    root: &'a str,
-}
-
-impl SingleNode<'_> {
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let (status, v) = self.node.api(method, path, body, self.root).await;
-        assert!(status < 300, "{method} {path}: {status} {v}");
-        v
-    }
-
-    async fn mount_kv(&self) {
-        let mount = json!({"type": "kv", "options": {"version": "2"}});
-        self.call("POST", "sys/mounts/secret", Some(mount)).await;
-    }
-}
-
-impl crate::support::seed::Seed for SingleNode<'_> {
-    async fn write_policy(&self, name: &str, hcl: &str) {
-        let path = format!("sys/policies/acl/{name}");
-        self.call("PUT", &path, Some(json!({ "policy": hcl })))
-            .await;
-    }
-    async fn enable_approle(&self) {
-        let approle = Some(json!({"type": "approle"}));
-        let (status, v) = self
-            .node
-            .api("POST", "sys/auth/approle", approle, self.root)
-            .await;
-        assert!(
-            status == 204 || status == 400,
-            "enable approle: {status} {v}"
-        );
-    }
-    async fn approle(&self, role: &str, policies: &[&str]) -> (String, String) {
-        let settings = json!({"token_policies": policies, "token_no_default_policy": true});
-        let path = format!("auth/approle/role/{role}");
-        self.call("POST", &path, Some(settings)).await;
-        let id = self.call("GET", &format!("{path}/role-id"), None).await;
-        let secret = self.call("POST", &format!("{path}/secret-id"), None).await;
-        let text = |v: &Value, k: &str| v["data"][k].as_str().unwrap().to_owned();
-        (text(&id, "role_id"), text(&secret, "secret_id"))
-    }
-}
-
-/// A fake node for the one fault a real one cannot produce on demand: it claims to be the
-/// active node and answers every other request with a 307 to `location`, then (once it has
-/// redirected) admits in `sys/health` that it is a standby.
-async fn redirecting_node(location: String) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        let redirected = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        loop {
-            let Ok((mut conn, _)) = listener.accept().await else {
-                return;
-            };
-            let (log, location, redirected) = (log.clone(), location.clone(), redirected.clone());
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                loop {
-                    let Ok(n) = conn.read(&mut buf).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    let head = String::from_utf8_lossy(&buf[..n]).to_string();
-                    let line = head.lines().next().unwrap_or_default().to_owned();
-                    log.lock().unwrap().push(line.clone());
-                    let answer = if line.starts_with("GET /v1/sys/health ") {
-                        let standby = redirected.load(std::sync::atomic::Ordering::SeqCst);
-                        let (code, body) = if standby {
-                            (
-                                "429 Too Many Requests",
-                                r#"{"initialized":true,"sealed":false,"standby":true}"#,
-                            )
-                        } else {
-                            (
-                                "200 OK",
-                                r#"{"initialized":true,"sealed":false,"standby":false}"#,
-                            )
-                        };
-                        format!("HTTP/1.1 {code}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len())
-                    } else {
-                        redirected.store(true, std::sync::atomic::Ordering::SeqCst);
-                        let path = line.split(' ').nth(1).unwrap_or("/");
-                        format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: {location}{path}\r\ncontent-length: 0\r\n\r\n")
-                    };
-                    if conn.write_all(answer.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (address, seen)
-}
-
-#[tokio::test]
-async fn redirects_reroute_only_when_they_name_a_configured_node() {
-    let dir = tempfile::tempdir().unwrap();
-    let active = RaftNode::start(dir.path().join("active"), "a", None).await;
-    let (key, root) = active.init().await;
-    active.unseal(&key).await;
-    active.wait_health(200).await;
-    let single = SingleNode {
-        node: &active,
-        root: &root,
-    };
-    single.mount_kv().await;
-    let pki = Pki::new(&[SERVICE]);
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-
-    // A redirect to a host that is not configured: answered 502 and never followed.
-    let elsewhere = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let elsewhere_addr = format!("http://{}", elsewhere.local_addr().unwrap());
-    let (fake, seen) = redirecting_node(elsewhere_addr).await;
-    let vault = format!(
-        "addresses = [\"{fake}\", \"{}\"]\ntimeout = \"10s\"\n",
-        active.addr()
-    );
-    // Logins would be redirected too: this service's token comes from a file.
-    let token = single
-        .call("POST", "auth/token/create", Some(json!({"ttl": "1h"})))
-        .await;
-    let token = token["auth"]["client_token"].as_str().unwrap().to_owned();
-    let gate = Gate::start_tuned(
-        &single,
-        &pki,
-        &[],
-        &[(SERVICE, &token)],
-        &policies,
-        &vault,
-        "",
-    )
-    .await;
-    let client = pki.client_for(SERVICE);
-    let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
-    let resp = client.get(&url).send().await.unwrap();
-    assert_eq!(resp.status(), 502);
-    let body: Value = resp.json().await.unwrap();
-    assert!(
-        body["errors"][0]
-            .as_str()
-            .unwrap()
-            .contains("never follows redirects"),
-        "{body}"
-    );
-    let accepted = tokio::time::timeout(Duration::from_millis(300), elsewhere.accept()).await;
-    assert!(
-        accepted.is_err(),
-        "vaultgate connected to the redirect's target"
-    );
-    let sent: Vec<String> = seen.lock().unwrap().clone();
-    let ours = sent
-        .iter()
-        .filter(|l| l.contains("/acme/billing/db"))
-        .count();
-    assert_eq!(ours, 1, "{sent:?}");
-    gate.stop().await;
-
-    // A redirect to a configured node: the request goes to the node the health check finds
-    // active (the real one), once.
-    let (fake, seen) = redirecting_node(active.addr()).await;
-    let vault = format!(
-        "addresses = [\"{fake}\", \"{}\"]\ntimeout = \"10s\"\n",
-        active.addr()
-    );
-    let gate = Gate::start_tuned(
-        &single,
-        &pki,
-        &[],
-        &[(SERVICE, &token)],
-        &policies,
-        &vault,
-        "",
-    )
-    .await;
-    let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
-    let resp = client
-        .post(&url)
-        .json(&json!({"data": {"via": "the active node"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
-    let (_, stored) = active
-        .api("GET", "secret/data/acme/billing/db", None, &root)
-        .await;
-    assert_eq!(stored["data"]["data"]["via"], "the active node");
-    // The fake node redirected once, then told the health check it is a standby.
-    let redirected: Vec<String> = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|l| !l.contains("/sys/health"))
-        .cloned()
-        .collect();
-    assert_eq!(redirected.len(), 1, "{redirected:?}");
-    assert!(
-        redirected[0].starts_with("POST /v1/secret/data/acme/billing/db"),
-        "{redirected:?}"
-    );
-    gate.stop().await;
 }

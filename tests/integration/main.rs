@@ -22,6 +22,7 @@ mod faults;
 mod fuzz_regressions;
 mod h2_limits;
 mod ha;
+mod ha_redirects;
 mod jwt;
 mod leaks;
 mod limits;

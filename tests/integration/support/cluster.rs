@@ -1,311 +1,14 @@
-//! `RaftNode` and `BaoCluster`: real `bao server` processes with raft storage, each on its own
-//! loopback port with a file audit device declared in its config file (OpenBao refuses to
-//! enable one through the API). A cluster is three nodes initialized with `bao operator
-//! init`, unsealed and joined with `bao operator raft join`. Processes are killed on drop;
-//! their folders go with the `TempDir`. Every wait polls a condition.
+//! `BaoCluster`: three `RaftNode`s made one OpenBao cluster: the first initialized with `bao
+//! operator init` and unsealed, the others joined with `bao operator raft join` and unsealed;
+//! KV v2 at `secret/`. Processes are killed on drop; their folders go with the `TempDir`.
 
-use std::path::PathBuf;
-use std::process::{Child, Command};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::openbao::{bao_binary, free_port, listens};
+use super::raft::{NodeTls, RaftNode, RootSession, LIMIT, POLL};
 use super::seed::Seed;
-
-/// Between two polls of a condition.
-const POLL: Duration = Duration::from_millis(50);
-/// Any single wait longer than this is a failure, not a slow machine.
-const LIMIT: Duration = Duration::from_secs(60);
-
-/// TLS for the nodes' API listeners: (certificate, key, CA), e.g. the test PKI's.
-pub type NodeTls = (PathBuf, PathBuf, PathBuf);
-
-pub struct RaftNode {
-    child: Option<Child>,
-    pub port: u16,
-    cluster_port: u16,
-    pub dir: PathBuf,
-    tls: Option<NodeTls>,
-    http: reqwest::Client,
-}
-
-impl RaftNode {
-    /// Starts a node with its storage in `dir` and waits until it answers `sys/health`.
-    pub async fn start(dir: PathBuf, name: &str, tls: Option<NodeTls>) -> RaftNode {
-        std::fs::create_dir_all(dir.join("data")).unwrap();
-        let mut http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10));
-        if let Some((_, _, ca)) = &tls {
-            let ca = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
-            http = http.use_rustls_tls().add_root_certificate(ca);
-        }
-        let mut node = RaftNode {
-            child: None,
-            port: 0,
-            cluster_port: 0,
-            dir,
-            tls,
-            http: http.build().unwrap(),
-        };
-        // A port picked free can be taken by a parallel test before bao binds it: retry with
-        // others (nothing is stored yet, so nothing refers to the old ones).
-        for _ in 0..5 {
-            (node.port, node.cluster_port) = (free_port(), free_port());
-            node.write_config(name);
-            node.spawn();
-            if node.wait_up().await {
-                return node;
-            }
-            node.kill();
-        }
-        panic!("raft node {name} did not start: {}", node.log());
-    }
-
-    fn write_config(&self, name: &str) {
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        let tls = match &self.tls {
-            Some((cert, key, _)) => format!(
-                "  tls_cert_file = \"{}\"\n  tls_key_file = \"{}\"\n",
-                cert.display(),
-                key.display()
-            ),
-            None => "  tls_disable = true\n".to_owned(),
-        };
-        // performance_multiplier 1: elections in about a second instead of five. The audit
-        // path is relative (to each node's own folder) because the audit table is replicated:
-        // a path that differs between nodes stops a standby from serving reads.
-        let config = format!(
-            r#"storage "raft" {{
-  path = "{data}"
-  node_id = "{name}"
-  performance_multiplier = 1
-  autopilot_reconcile_interval = "1s"
-  autopilot_update_interval = "500ms"
-}}
-listener "tcp" {{
-  address = "127.0.0.1:{port}"
-  cluster_address = "127.0.0.1:{cport}"
-{tls}}}
-api_addr = "{scheme}://127.0.0.1:{port}"
-cluster_addr = "https://127.0.0.1:{cport}"
-audit "file" "test" {{
-  options {{
-    file_path = "audit.log"
-  }}
-}}
-"#,
-            data = self.dir.join("data").display(),
-            port = self.port,
-            cport = self.cluster_port,
-        );
-        std::fs::write(self.dir.join("bao.hcl"), config).unwrap();
-    }
-
-    fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("bao.log"))
-            .unwrap();
-        let child = Command::new(bao_binary())
-            .args(["server", "-config=bao.hcl"])
-            .current_dir(&self.dir)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &self.dir)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start bao server");
-        self.child = Some(child);
-    }
-
-    /// Until the process answers `sys/health` on its own port (any status).
-    async fn wait_up(&mut self) -> bool {
-        let started = Instant::now();
-        while started.elapsed() < LIMIT {
-            let Some(child) = self.child.as_mut() else {
-                return false;
-            };
-            if let Ok(Some(_)) = child.try_wait() {
-                return false;
-            }
-            let pid = child.id();
-            if self.health().await != 0 && listens(pid, self.port) {
-                return true;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-        false
-    }
-
-    /// The process dies at once (SIGKILL), as a crashed node would.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts the process again on the same ports with the same storage (sealed).
-    pub async fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-        assert!(self.wait_up().await, "node did not restart: {}", self.log());
-    }
-
-    pub fn addr(&self) -> String {
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        format!("{scheme}://127.0.0.1:{}", self.port)
-    }
-
-    /// `sys/health`'s status code, 0 when nothing answers.
-    pub async fn health(&self) -> u16 {
-        let url = format!("{}/v1/sys/health", self.addr());
-        match self
-            .http
-            .get(url)
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await
-        {
-            Ok(r) => r.status().as_u16(),
-            Err(_) => 0,
-        }
-    }
-
-    /// Polls `sys/health` until it answers `want`; panics after `LIMIT`.
-    pub async fn wait_health(&self, want: u16) {
-        let started = Instant::now();
-        let mut last = 0;
-        while started.elapsed() < LIMIT {
-            last = self.health().await;
-            if last == want {
-                return;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-        panic!(
-            "{}: sys/health {last}, not {want}: {}",
-            self.addr(),
-            self.log()
-        );
-    }
-
-    /// One API call to this node.
-    pub async fn api(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-        token: &str,
-    ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self
-            .http
-            .request(method, format!("{}/v1/{path}", self.addr()))
-            .header("X-Vault-Token", token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    /// Runs the `bao` CLI against this node. `BAO_ADDR` is set: the CLI prefers it to
-    /// `VAULT_ADDR`, so a stray one in the environment would win otherwise.
-    async fn cli(&self, args: &[&str]) -> String {
-        let mut cmd = tokio::process::Command::new(bao_binary());
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &self.dir)
-            .env("BAO_ADDR", self.addr())
-            .kill_on_drop(true);
-        if let Some((_, _, ca)) = &self.tls {
-            cmd.env("BAO_CACERT", ca);
-        }
-        let out = cmd.output().await.expect("run bao CLI");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "bao {args:?}: {text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        text
-    }
-
-    /// `bao operator init` with one key share; returns (unseal key, root token).
-    pub async fn init(&self) -> (String, String) {
-        let out = self
-            .cli(&[
-                "operator",
-                "init",
-                "-key-shares=1",
-                "-key-threshold=1",
-                "-format=json",
-            ])
-            .await;
-        let v: Value = serde_json::from_str(&out).unwrap();
-        let key = v["unseal_keys_b64"][0].as_str().unwrap().to_owned();
-        (key, v["root_token"].as_str().unwrap().to_owned())
-    }
-
-    pub async fn unseal(&self, key: &str) {
-        self.cli(&["operator", "unseal", key]).await;
-    }
-
-    /// `bao operator raft join` to `leader`.
-    pub async fn join(&self, leader: &RaftNode) {
-        let ca = self
-            .tls
-            .as_ref()
-            .map(|(_, _, ca)| format!("-leader-ca-cert=@{}", ca.display()));
-        let mut args = vec!["operator", "raft", "join"];
-        args.extend(ca.as_deref());
-        let leader = leader.addr();
-        args.push(&leader);
-        self.cli(&args).await;
-    }
-
-    /// Requests this node's audit device recorded.
-    pub fn audit_requests(&self) -> usize {
-        std::fs::read_to_string(self.dir.join("audit.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("\"type\":\"request\""))
-            .count()
-    }
-
-    /// When this node's server log first says `text` at or after `since` (the log's own
-    /// millisecond timestamps: when raft elected it, when it became the active node).
-    pub fn logged(&self, text: &str, since: SystemTime) -> Option<SystemTime> {
-        use time::format_description::well_known::Rfc3339;
-        let log = std::fs::read_to_string(self.dir.join("bao.log")).unwrap_or_default();
-        log.lines()
-            .filter(|l| l.contains(text))
-            .filter_map(|l| time::OffsetDateTime::parse(l.split(' ').next()?, &Rfc3339).ok())
-            .map(SystemTime::from)
-            .find(|at| *at >= since)
-    }
-
-    fn log(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("bao.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(15).collect();
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    }
-}
-
-impl Drop for RaftNode {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// Three raft nodes: one OpenBao cluster with KV v2 at `secret/`.
 pub struct BaoCluster {
@@ -404,6 +107,15 @@ impl BaoCluster {
         self.nodes[i].wait_health(429).await;
     }
 
+    /// The active node with the root token.
+    async fn session(&self) -> RootSession<'_> {
+        let active = self.wait_active().await;
+        RootSession {
+            approle_ttls: *self.approle_ttls.lock().unwrap(),
+            ..RootSession::new(&self.nodes[active], &self.root)
+        }
+    }
+
     /// One call with the root token to the active node.
     pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let active = self.wait_active().await;
@@ -439,39 +151,14 @@ impl BaoCluster {
 
 impl Seed for BaoCluster {
     async fn write_policy(&self, name: &str, hcl: &str) {
-        let path = format!("sys/policies/acl/{name}");
-        self.root_call("PUT", &path, Some(json!({ "policy": hcl })))
-            .await;
+        self.session().await.write_policy(name, hcl).await;
     }
 
     async fn enable_approle(&self) {
-        let (status, _) = self
-            .api(
-                "POST",
-                "sys/auth/approle",
-                Some(json!({ "type": "approle" })),
-            )
-            .await;
-        assert!(status == 204 || status == 400, "enable approle: {status}");
+        self.session().await.enable_approle().await;
     }
 
     async fn approle(&self, role: &str, policies: &[&str]) -> (String, String) {
-        let (ttl, max_ttl) = *self.approle_ttls.lock().unwrap();
-        let settings = json!({
-            "token_policies": policies,
-            "token_no_default_policy": true,
-            "token_ttl": ttl,
-            "token_max_ttl": max_ttl,
-        });
-        let role_path = format!("auth/approle/role/{role}");
-        self.root_call("POST", &role_path, Some(settings)).await;
-        let id = self
-            .root_call("GET", &format!("{role_path}/role-id"), None)
-            .await;
-        let secret = self
-            .root_call("POST", &format!("{role_path}/secret-id"), None)
-            .await;
-        let text = |v: &Value, k: &str| v["data"][k].as_str().unwrap().to_owned();
-        (text(&id, "role_id"), text(&secret, "secret_id"))
+        self.session().await.approle(role, policies).await
     }
 }

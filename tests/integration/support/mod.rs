@@ -6,6 +6,7 @@ pub mod collector;
 pub mod gate;
 pub mod openbao;
 pub mod pki;
+pub mod raft;
 pub mod raw;
 pub mod relay;
 pub mod seed;
