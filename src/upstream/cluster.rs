@@ -181,26 +181,33 @@ impl Cluster {
                 (i, health)
             });
         }
-        let mut answers = Vec::new();
+        // Each answer is published as it comes: a silent node (its probe waits out the probe
+        // timeout) does not hold back the news of a new leader.
         while let Some(done) = probes.join_next().await {
-            if let Ok(answer) = done {
-                answers.push(answer);
+            if let Ok((i, health)) = done {
+                self.publish(started, i, health);
             }
         }
+        self.snapshot.rcu(|current| {
+            let mut next = Snapshot::clone(current);
+            next.checks += 1;
+            next
+        });
+        self.changed.notify_waiters();
+    }
+
+    /// What node `i` answered to a probe that left at `started`.
+    fn publish(&self, started: Instant, i: usize, health: Health) {
         let before = self.snapshot.rcu(|current| {
             let mut next = Snapshot::clone(current);
-            for (i, health) in &answers {
-                let Some(node) = next.nodes.get_mut(*i) else {
-                    continue;
-                };
+            if let Some(node) = next.nodes.get_mut(i) {
                 // A failure a request reported after this probe left is newer news.
-                if node.reported.is_some_and(|at| at > started) {
-                    continue;
+                if !node.reported.is_some_and(|at| at > started) {
+                    node.state = health.state;
+                    node.seen = Some(started);
+                    node.version = health.version.clone().or(node.version.take());
                 }
-                node.state = health.state;
-                node.version = health.version.clone().or(node.version.take());
             }
-            next.checks += 1;
             next.elect();
             next
         });

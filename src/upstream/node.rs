@@ -90,6 +90,9 @@ pub struct NodeStatus {
     /// When a request's failure on this node was reported; a health probe that started
     /// before then cannot undo it.
     pub(super) reported: Option<Instant>,
+    /// When the probe that gave `state` started: of two nodes claiming to be active, the
+    /// fresher claim wins.
+    pub(super) seen: Option<Instant>,
 }
 
 /// Every node's state and the one requests go to. Replaced whole, never edited in place.
@@ -117,6 +120,7 @@ impl Snapshot {
                     state: NodeState::Unknown,
                     version: None,
                     reported: None,
+                    seen: None,
                 })
                 .collect(),
             active: None,
@@ -126,14 +130,19 @@ impl Snapshot {
         }
     }
 
-    /// Picks the node requests go to: the current one while it is still active (two nodes
-    /// can both claim it for a moment around an election), else the first active one.
+    /// Picks the node requests go to among those claiming to be active: the current one,
+    /// unless another's claim is fresher (an old leader cut off from its peers believes it
+    /// leads until its lease runs out; the node elected since answered later).
     pub(super) fn elect(&mut self) {
-        let active = |i: &usize| self.nodes[*i].state == NodeState::Active;
-        self.active = self
-            .active
-            .filter(active)
-            .or_else(|| (0..self.nodes.len()).find(active));
+        let claims = |i: &usize| self.nodes[*i].state == NodeState::Active;
+        let seen = |i: usize| self.nodes[i].seen;
+        let freshest = (0..self.nodes.len())
+            .filter(claims)
+            .max_by_key(|i| (seen(*i), std::cmp::Reverse(*i)));
+        self.active = match (self.active.filter(claims), freshest) {
+            (Some(current), Some(other)) if seen(current) >= seen(other) => Some(current),
+            (_, freshest) => freshest,
+        };
         if let Some(now) = self.active {
             if self.last_active.is_some_and(|before| before != now) {
                 self.active_changes += 1;
@@ -156,6 +165,7 @@ impl Snapshot {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Duration;
 
     #[test]
     fn health_answers_as_openbao_2_7_gives_them() {
@@ -241,34 +251,45 @@ mod tests {
     }
 
     #[test]
-    fn the_current_active_node_is_kept_while_two_claim_it_and_changes_are_counted() {
+    fn the_fresher_claim_to_be_active_wins_and_changes_are_counted() {
         let mut s = Snapshot::new(&["http://a".into(), "http://b".into(), "http://c".into()]);
-        s.nodes[1].state = NodeState::Active;
-        s.elect();
+        let t0 = Instant::now();
+        let claim = |s: &mut Snapshot, i: usize, state: NodeState, after: u64| {
+            s.nodes[i].state = state;
+            s.nodes[i].seen = Some(t0 + Duration::from_secs(after));
+            s.elect();
+        };
+        claim(&mut s, 1, NodeState::Active, 0);
         assert_eq!(
             (s.active, s.active_changes),
             (Some(1), 0),
             "the first pick is no change"
         );
-        s.nodes[0].state = NodeState::Active;
-        s.elect();
+        // Two claims from the same round: the current node stays.
+        claim(&mut s, 0, NodeState::Active, 0);
         assert_eq!((s.active, s.active_changes), (Some(1), 0));
-        s.nodes[1].state = NodeState::Unreachable;
-        s.elect();
-        assert_eq!((s.active, s.active_changes), (Some(0), 1));
-        s.nodes[0].state = NodeState::Sealed;
-        s.elect();
-        assert_eq!(s.active, None);
-        s.nodes[2].state = NodeState::Active;
-        s.elect();
+        // A later claim by another node: it was elected since.
+        claim(&mut s, 2, NodeState::Active, 1);
+        assert_eq!((s.active, s.active_changes), (Some(2), 1));
+        claim(&mut s, 2, NodeState::Unreachable, 2);
         assert_eq!(
             (s.active, s.active_changes),
-            (Some(2), 2),
+            (Some(0), 2),
+            "claims of one age: config order"
+        );
+        claim(&mut s, 0, NodeState::Sealed, 3);
+        assert_eq!((s.active, s.active_changes), (Some(1), 3));
+        claim(&mut s, 1, NodeState::Standby, 3);
+        assert_eq!(s.active, None);
+        claim(&mut s, 2, NodeState::Active, 4);
+        assert_eq!(
+            (s.active, s.active_changes),
+            (Some(2), 4),
             "a gap with none is one change"
         );
         assert_eq!(
             s.describe(),
-            "http://a: sealed, http://b: unreachable, http://c: active"
+            "http://a: sealed, http://b: standby, http://c: active"
         );
     }
 }

@@ -39,12 +39,17 @@ impl Script {
 }
 
 impl Probe for Script {
+    /// `Unknown` in the script stands for a node that never answers (its host is gone).
     async fn health(&self, address: Arc<str>) -> Health {
         self.probes.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(self.latency).await;
         let node = ADDRESSES.iter().position(|a| **a == *address).unwrap();
+        let state = self.state(node);
+        if state == NodeState::Unknown {
+            std::future::pending::<()>().await;
+        }
         Health {
-            state: self.state(node),
+            state,
             version: Some("2.7.2".into()),
         }
     }
@@ -53,7 +58,7 @@ impl Probe for Script {
 const ADDRESSES: [&str; 3] = ["http://n1:8200", "http://n2:8200", "http://n3:8200"];
 const SECOND: Duration = Duration::from_secs(1);
 
-use NodeState::{Active, Sealed, Standby, Uninitialized, Unreachable};
+use NodeState::{Active, Sealed, Standby, Uninitialized, Unknown, Unreachable};
 
 fn start(script: &Arc<Script>) -> (Arc<Cluster>, CancellationToken) {
     let addresses: Vec<String> = ADDRESSES.iter().map(|a| a.to_string()).collect();
@@ -104,6 +109,32 @@ async fn a_request_waits_through_an_election_for_the_new_active_node() {
         "{waited:?}"
     );
     assert_eq!(cluster.snapshot().active_changes, 1);
+    stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_old_leader_does_not_hold_back_the_new_one() {
+    // n1's host vanishes at 9 s (its probes never answer); n2 is elected at 9.5 s.
+    let script = Script::new(vec![
+        (Duration::ZERO, vec![Active, Standby, Standby]),
+        (9 * SECOND, vec![Unknown, Standby, Standby]),
+        (9 * SECOND + SECOND / 2, vec![Unknown, Active, Standby]),
+    ]);
+    let (cluster, stop) = start(&script);
+    assert_eq!(cluster.active(Instant::now() + SECOND).await.unwrap().0, 0);
+    // The round at 10 s hears n2 claim to be active, a fresher claim than n1's from 5 s,
+    // and publishes it before n1's probe gives up (at 12 s): requests move at once.
+    tokio::time::sleep(10 * SECOND + SECOND / 10 - script.start.elapsed()).await;
+    let (node, _) = cluster.active(Instant::now()).await.unwrap();
+    assert_eq!(node, 1);
+    assert_eq!(
+        cluster.snapshot().nodes[0].state,
+        Active,
+        "n1's probe is still out"
+    );
+    tokio::time::sleep(2 * SECOND).await;
+    assert_eq!(cluster.snapshot().nodes[0].state, Unreachable);
+    assert_eq!(cluster.active(Instant::now()).await.unwrap().0, 1);
     stop.cancel();
 }
 
