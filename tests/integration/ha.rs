@@ -10,27 +10,13 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::support::cluster::BaoCluster;
+use crate::support::eventually;
 use crate::support::gate::Gate;
 use crate::support::pki::Pki;
 use crate::support::raft::{RaftNode, RootSession};
 use crate::support::relay::Relay;
 
 const SERVICE: &str = "acme/billing";
-
-/// Polls `f` every 50 ms until it returns `Some`, at most `limit`.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    limit: Duration,
-    mut f: impl FnMut() -> F,
-) -> Option<T> {
-    let started = std::time::Instant::now();
-    while started.elapsed() < limit {
-        if let Some(v) = f().await {
-            return Some(v);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
-}
 
 #[tokio::test]
 async fn openbao_nodes_answer_as_the_routing_relies_on() {

@@ -11,9 +11,11 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use crate::support::eventually;
 use crate::support::gate::Gate;
 use crate::support::pki::Pki;
 use crate::support::raft::{RaftNode, RootSession};
+use crate::support::seed::Seed;
 
 const SERVICE: &str = "acme/billing";
 
@@ -73,107 +75,109 @@ async fn redirecting_node(location: String) -> (String, Arc<Mutex<Vec<String>>>)
     (address, seen)
 }
 
+/// The service here holds a token file: its config needs nothing from Vault, which may be
+/// sealed when vaultgate starts.
+struct TokenFileOnly;
+
+impl Seed for TokenFileOnly {
+    async fn write_policy(&self, _: &str, _: &str) {}
+    async fn enable_approle(&self) {}
+    async fn approle(&self, _: &str, _: &[&str]) -> (String, String) {
+        unreachable!("no AppRole service here")
+    }
+}
+
+/// The non-health requests a fake node received.
+fn requests(seen: &Mutex<Vec<String>>) -> Vec<String> {
+    let seen = seen.lock().unwrap();
+    seen.iter()
+        .filter(|l| !l.contains("/sys/health"))
+        .cloned()
+        .collect()
+}
+
 #[tokio::test]
 async fn redirects_reroute_only_when_they_name_a_configured_node() {
     let dir = tempfile::tempdir().unwrap();
-    let active = RaftNode::start(dir.path().join("active"), "a", None).await;
-    let (key, root) = active.init().await;
-    active.unseal(&key).await;
-    active.wait_health(200).await;
-    let single = RootSession::new(&active, &root);
-    single.mount_kv().await;
+    let real = RaftNode::start(dir.path().join("real"), "a", None).await;
+    let (key, root) = real.init().await;
+    real.unseal(&key).await;
+    real.wait_health(200).await;
+    let session = RootSession::new(&real, &root);
+    session.mount_kv().await;
+    // Logins would be redirected too: the service's token comes from a file.
+    let token = session
+        .call("POST", "auth/token/create", Some(json!({"ttl": "1h"})))
+        .await;
+    let token = token["auth"]["client_token"].as_str().unwrap().to_owned();
     let pki = Pki::new(&[SERVICE]);
     let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let client = pki.client_for(SERVICE);
+    let start = |vault: String| {
+        let (pki, policies, token) = (&pki, &policies, &token);
+        async move {
+            let services = [(SERVICE, token.as_str())];
+            Gate::start_tuned(&TokenFileOnly, pki, &[], &services, policies, &vault, "").await
+        }
+    };
 
     // A redirect to a host that is not configured: answered 502 and never followed.
     let elsewhere = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let elsewhere_addr = format!("http://{}", elsewhere.local_addr().unwrap());
     let (fake, seen) = redirecting_node(elsewhere_addr).await;
-    let vault = format!(
-        "addresses = [\"{fake}\", \"{}\"]\ntimeout = \"10s\"\n",
-        active.addr()
-    );
-    // Logins would be redirected too: this service's token comes from a file.
-    let token = single
-        .call("POST", "auth/token/create", Some(json!({"ttl": "1h"})))
-        .await;
-    let token = token["auth"]["client_token"].as_str().unwrap().to_owned();
-    let gate = Gate::start_tuned(
-        &single,
-        &pki,
-        &[],
-        &[(SERVICE, &token)],
-        &policies,
-        &vault,
-        "",
-    )
-    .await;
-    let client = pki.client_for(SERVICE);
+    let gate = start(format!("addresses = [\"{fake}\"]\ntimeout = \"10s\"\n")).await;
     let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
     let resp = client.get(&url).send().await.unwrap();
     assert_eq!(resp.status(), 502);
     let body: Value = resp.json().await.unwrap();
-    assert!(
-        body["errors"][0]
-            .as_str()
-            .unwrap()
-            .contains("never follows redirects"),
-        "{body}"
-    );
+    let message = body["errors"][0].as_str().unwrap();
+    assert!(message.contains("never follows redirects"), "{body}");
     let accepted = tokio::time::timeout(Duration::from_millis(300), elsewhere.accept()).await;
     assert!(
         accepted.is_err(),
         "vaultgate connected to the redirect's target"
     );
-    let sent: Vec<String> = seen.lock().unwrap().clone();
-    let ours = sent
-        .iter()
-        .filter(|l| l.contains("/acme/billing/db"))
-        .count();
-    assert_eq!(ours, 1, "{sent:?}");
+    assert_eq!(requests(&seen).len(), 1, "{:?}", requests(&seen));
     gate.stop().await;
 
-    // A redirect to a configured node: the request goes to the node the health check finds
-    // active (the real one), once.
-    let (fake, seen) = redirecting_node(active.addr()).await;
-    let vault = format!(
-        "addresses = [\"{fake}\", \"{}\"]\ntimeout = \"10s\"\n",
-        active.addr()
-    );
-    let gate = Gate::start_tuned(
-        &single,
-        &pki,
-        &[],
-        &[(SERVICE, &token)],
-        &policies,
-        &vault,
-        "",
-    )
+    // A redirect to a configured node (sealed for now, so the fake is the only node claiming
+    // to be active): the request waits for a node the health check finds active, and goes
+    // there once the real node is unsealed.
+    session.call("PUT", "sys/seal", None).await;
+    real.wait_health(503).await;
+    let (fake, seen) = redirecting_node(real.addr()).await;
+    let gate = start(format!(
+        "addresses = [\"{fake}\", \"{}\"]\ntimeout = \"20s\"\n",
+        real.addr()
+    ))
     .await;
     let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
-    let resp = client
+    let write = client
         .post(&url)
-        .json(&json!({"data": {"via": "the active node"}}))
-        .send()
-        .await
-        .unwrap();
+        .json(&json!({"data": {"via": "the active node"}}));
+    let write = tokio::spawn(write.send());
+    let redirected = eventually(Duration::from_secs(10), || {
+        let seen = seen.clone();
+        async move { (!requests(&seen).is_empty()).then_some(()) }
+    })
+    .await;
+    assert!(
+        redirected.is_some(),
+        "the fake node was never sent the write"
+    );
+    real.unseal(&key).await;
+    let resp = write.await.unwrap().unwrap();
     assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
-    let (_, stored) = active
+    let (_, stored) = real
         .api("GET", "secret/data/acme/billing/db", None, &root)
         .await;
     assert_eq!(stored["data"]["data"]["via"], "the active node");
-    // The fake node redirected once, then told the health check it is a standby.
-    let redirected: Vec<String> = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|l| !l.contains("/sys/health"))
-        .cloned()
-        .collect();
-    assert_eq!(redirected.len(), 1, "{redirected:?}");
+    // The fake node was sent the write once, and said nothing but redirects.
+    let sent = requests(&seen);
+    assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(
-        redirected[0].starts_with("POST /v1/secret/data/acme/billing/db"),
-        "{redirected:?}"
+        sent[0].starts_with("POST /v1/secret/data/acme/billing/db"),
+        "{sent:?}"
     );
     gate.stop().await;
 }

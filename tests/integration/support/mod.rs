@@ -34,6 +34,21 @@ pub async fn poll_status(client: &reqwest::Client, url: &str, want: u16, tries: 
     last
 }
 
+/// Polls `f` every 50 ms until it returns `Some`, at most `limit`.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    limit: std::time::Duration,
+    mut f: impl FnMut() -> F,
+) -> Option<T> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    None
+}
+
 /// Reads one HTTP/1.1 response with a Content-Length body; returns its head.
 pub async fn read_response<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> String {
     use tokio::io::AsyncReadExt;

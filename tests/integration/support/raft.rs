@@ -4,13 +4,15 @@
 //! Killed on drop; its folder belongs to the caller's `TempDir`. Every wait polls a
 //! condition. `RootSession` is one node used with its root token, for `Gate`.
 
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use super::openbao::{bao_binary, free_port, listens};
+use super::openbao::{bao_binary, listens};
 use super::seed::Seed;
 
 /// Between two polls of a condition.
@@ -52,7 +54,7 @@ impl RaftNode {
         // A port picked free can be taken by a parallel test before bao binds it: retry with
         // others (nothing is stored yet, so nothing refers to the old ones).
         for _ in 0..5 {
-            (node.port, node.cluster_port) = (free_port(), free_port());
+            (node.port, node.cluster_port) = (fixed_port(), fixed_port());
             node.write_config(name);
             node.spawn();
             if node.wait_up().await {
@@ -297,6 +299,32 @@ audit "file" "test" {{
         let log = std::fs::read_to_string(self.dir.join("bao.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(15).collect();
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// A free loopback port below the kernel's ephemeral range. A node keeps its ports across a
+/// restart; one in the ephemeral range could be taken meanwhile as the local end of some
+/// process's outgoing connection, and the restarted node could not bind it.
+fn fixed_port() -> u16 {
+    static PICKS: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_from = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000, ephemeral_from.max(10_001));
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let mut seed = nanos ^ std::process::id().rotate_left(16);
+    loop {
+        // Spread over the range so parallel tests rarely try the same ports.
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223)
+            ^ PICKS.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(low + seed % (high - low)).unwrap();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
     }
 }
 
