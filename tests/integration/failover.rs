@@ -254,7 +254,8 @@ async fn check_writes(active: &RaftNode, root: &str, outcomes: &[Outcome]) -> (u
             "{path}"
         );
     }
-    // The writes answered 5xx were in flight when the node died: Vault may have them or not.
+    // The writes answered 5xx were in flight when a node died or stepped down: Vault may
+    // have them or not.
     let mut lost = (0, 0);
     for o in outcomes.iter().filter(|o| o.status >= 500) {
         if let Some((path, _)) = &o.wrote {

@@ -63,7 +63,7 @@ pub fn report(
     }
     let total_errors: usize = errors.values().sum();
     println!(
-        "failover: {} requests, {total_errors} errors {errors:?} ({lost} writes without an answer, \
+        "failover: {} requests, {total_errors} errors {errors:?} ({lost} writes answered 5xx, \
          {applied} of them applied); kill: {} requests until the rejoin, new leader elected after {} ms \
          and active after {} ms (its log; seen by polling after {} ms), first success through \
          vaultgate after it was active: uncached read {:?} ms, write {:?} ms, slowest answer {} ms, \
