@@ -111,7 +111,17 @@ audit "file" "test" {{
             .append(true)
             .open(self.dir.join("bao.log"))
             .unwrap();
-        let child = Command::new(bao_binary())
+        // Should the test process die without dropping this node (an abort, a killed run),
+        // the kernel kills the server too, where util-linux's setpriv is there to ask it.
+        let setpriv = std::path::Path::new("/usr/bin/setpriv");
+        let mut command = if setpriv.exists() {
+            let mut c = Command::new(setpriv);
+            c.args(["--pdeathsig", "KILL", "--"]).arg(bao_binary());
+            c
+        } else {
+            Command::new(bao_binary())
+        };
+        let child = command
             .args(["server", "-config=bao.hcl"])
             .current_dir(&self.dir)
             .env_clear()
