@@ -149,12 +149,17 @@ impl App {
         let policies_digest = policies.status().digest;
         tracing::info!(dir = %config.policies_dir.display(), digest = %policies_digest, "policies loaded");
         let upstream = Upstream::new(&config.vault)?;
-        tracing::info!(address = %config.vault.address, ca_cert = ?config.vault.ca_cert, "vault client ready");
+        tracing::info!(address = %config.vault.describe(), ca_cert = ?config.vault.ca_cert, "vault client ready");
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
 
         let control = Control::new(shutdown.clone());
         let (reloads, lockdown) = (control.reloads(), control.lockdown());
+        let (nodes, stop) = (upstream.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            nodes.watch_nodes(stop).await;
+            "vault health"
+        });
         tasks.spawn(async move {
             if let Err(e) = control.run(tuning.signals).await {
                 tracing::error!(error = %e, "signal handling failed");
@@ -255,6 +260,7 @@ impl App {
         );
         metrics.register_policies(policies.clone());
         metrics.register_audit(auditor.clone());
+        metrics.register_vault_nodes(upstream.clone());
         let stats = cache.clone();
         metrics.register_cache(move || stats.stats());
 

@@ -10,6 +10,7 @@ mod listener;
 mod principal;
 mod problems;
 mod raw;
+mod vault;
 mod written;
 
 pub use admin::{AdminConfig, AdminToken};
@@ -20,6 +21,7 @@ pub use principal::{
     ServiceConfig, DEFAULT_AWS_REGION,
 };
 pub use problems::Problem;
+pub use vault::VaultConfig;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -76,19 +78,6 @@ pub struct AuditConfig {
     pub hmac_key_file: PathBuf,
     /// Refuse (503) rather than answer a request whose record no sink accepted.
     pub fail_closed: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct VaultConfig {
-    /// `http(s)://host:port` without a trailing slash.
-    pub address: String,
-    pub ca_cert: Option<PathBuf>,
-    pub client_identity: Option<(PathBuf, PathBuf)>,
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-    /// Namespaces callers use besides the services' own: their existence and mounts are read
-    /// from Vault so requests into them are placed exactly.
-    pub namespaces: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -343,10 +332,7 @@ impl Validator<'_> {
                 "auth = \"issued\" needs an [issuer] section",
             );
         }
-        if vault
-            .as_ref()
-            .is_some_and(|v| !v.address.starts_with("https://"))
-        {
+        if vault.as_ref().is_some_and(|v| !v.https()) {
             let certs = written_at.iter().zip(services.iter().map(|s| &s.principal));
             for (key, _) in certs
                 .map(|(i, p)| (format!("service[{i}].auth"), p))

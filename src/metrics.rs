@@ -21,6 +21,7 @@ use crate::audit::Auditor;
 use crate::identity::Caller;
 use crate::policy::PolicyStore;
 use crate::principal::cell::TokenCell;
+use crate::upstream::Upstream;
 
 /// The `Content-Type` of what `encode` returns (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -144,6 +145,13 @@ impl Metrics {
     pub fn register_audit(&mut self, auditor: Auditor) {
         self.registry
             .register_collector(Box::new(status::Audit { auditor }));
+    }
+
+    /// Each Vault node's state and the failovers seen, read from the upstream's snapshot at
+    /// each scrape (nothing when one `address` is configured).
+    pub fn register_vault_nodes(&mut self, upstream: Upstream) {
+        self.registry
+            .register_collector(Box::new(status::VaultNodes { upstream }));
     }
 
     /// THE PLACE FOR THE READ CACHE: `metrics.register_cache(move || cache.stats())` in

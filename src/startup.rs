@@ -1,6 +1,7 @@
 //! What `vaultgate run` says when it has started: its listeners, each service and how it logs
-//! in, the policy set's digest, and Vault's address and version (from `sys/health`). Only
-//! names, paths and digests: never a token, a secret id or a secret value.
+//! in, the policy set's digest, and Vault's address and version (from `sys/health`; for a
+//! cluster, the active node's, and each node's state). Only names, paths and digests: never
+//! a token, a secret id or a secret value.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,7 +64,7 @@ impl StartupSummary {
             services,
             policies_dir: config.policies_dir.clone(),
             policy_digest,
-            vault_address: config.vault.address.clone(),
+            vault_address: config.vault.describe(),
             upstream,
         }
     }
@@ -117,6 +118,15 @@ impl StartupSummary {
                 "vault {} unreachable at start ({why}); logins retry with backoff",
                 self.vault_address
             ),
+        }
+        // A cluster: each node as the health task saw it (the probe above waited for it).
+        for node in self.upstream.nodes().iter().flat_map(|s| s.nodes.clone()) {
+            tracing::info!(
+                target: "vaultgate::summary",
+                "vault node {} {}",
+                node.address,
+                node.state.as_str()
+            );
         }
     }
 }

@@ -1,7 +1,14 @@
 //! `Upstream`: the pooled HTTP(S) client to Vault. It sends exactly the request it is given,
 //! never follows redirects (hyper has no redirect logic) and bounds every exchange in time.
+//! With `addresses` it sends each request to the cluster's active node (`cluster`,
+//! `failover`); with `address`, to that one node as it is.
 
+mod cluster;
 mod deadline;
+mod failover;
+mod node;
+mod probe;
+mod tls;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,21 +16,25 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::VaultConfig;
-use crate::pem::{read_certs, read_key, PemError};
 use crate::vault::token::Token;
+use cluster::Cluster;
+pub use cluster::HealthTiming;
 pub use deadline::Deadline;
+pub use node::{NodeState, NodeStatus, Snapshot};
 
-/// Vault's answer body as the proxy receives it: bounded between chunks by the timeout.
-pub type VaultBody = Deadline<Incoming>;
+/// Vault's answer body as the proxy receives it: streamed from Vault, or read already
+/// (an error answer vaultgate had to look into), bounded between chunks by the timeout.
+pub type VaultBody = Deadline<Either<Incoming, Full<Bytes>>>;
 
 /// Why an exchange with Vault failed. Always the upstream's side, never the caller's.
 #[derive(Debug, thiserror::Error)]
@@ -39,23 +50,38 @@ pub enum UpstreamError {
     Unreachable(String),
     #[error("invalid response from Vault: {0}")]
     Response(String),
+    /// No node of the cluster is active (an election that did not end in time, or every
+    /// node sealed, uninitialized or down).
+    #[error("no active Vault node: {0}")]
+    NoActiveNode(String),
 }
 
 impl UpstreamError {
     pub fn status(&self) -> StatusCode {
         match self {
             UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            UpstreamError::Down(_) => StatusCode::SERVICE_UNAVAILABLE,
+            UpstreamError::Down(_) | UpstreamError::NoActiveNode(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             UpstreamError::Tls { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_GATEWAY,
         }
     }
 }
 
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Where requests go: the one configured node, or the active node of a cluster.
+#[derive(Debug, Clone)]
+enum Route {
+    One(Arc<str>),
+    Cluster(Arc<Cluster>),
+}
+
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    address: Arc<str>,
+    client: HttpClient,
+    route: Route,
     timeout: Duration,
     /// What the client was built from, for `presenting`.
     config: Arc<VaultConfig>,
@@ -66,7 +92,7 @@ const MAX_OWN_RESPONSE: usize = 1024 * 1024;
 
 impl Upstream {
     pub fn new(cfg: &VaultConfig) -> Result<Upstream, UpstreamError> {
-        let tls = client_tls(cfg)?;
+        let tls = tls::client_tls(cfg)?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(cfg.connect_timeout));
@@ -84,9 +110,13 @@ impl Upstream {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)
             .build(connector);
+        let route = match (cfg.cluster, cfg.addresses.as_slice()) {
+            (false, [one]) => Route::One(one.as_str().into()),
+            (_, nodes) => Route::Cluster(Arc::new(Cluster::new(nodes, HealthTiming::default()))),
+        };
         Ok(Upstream {
             client,
-            address: cfg.address.as_str().into(),
+            route,
             timeout: cfg.timeout,
             config: Arc::new(cfg.clone()),
         })
@@ -102,7 +132,8 @@ impl Upstream {
     }
 
     /// Sends a request whose target is an origin-form `/v1/...` string; the response head
-    /// must arrive within the timeout, and then each piece of the body (it streams).
+    /// must arrive within the timeout (the wait for a cluster's active node included), and
+    /// then each piece of the body (it streams).
     pub async fn send(
         &self,
         method: Method,
@@ -110,31 +141,54 @@ impl Upstream {
         mut headers: http::HeaderMap,
         token: Option<&Token>,
         body: Bytes,
-    ) -> Result<Response<Deadline<Incoming>>, UpstreamError> {
-        let uri = format!("{}{}", self.address, target);
-        let mut req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Full::new(body))
-            .map_err(|e| UpstreamError::Response(format!("cannot build request: {e}")))?;
+    ) -> Result<Response<VaultBody>, UpstreamError> {
         if let Some(t) = token {
             let mut v = HeaderValue::from_str(t.expose())
                 .map_err(|_| UpstreamError::Response("token is not a valid header value".into()))?;
             v.set_sensitive(true);
             headers.insert("x-vault-token", v);
         }
-        *req.headers_mut() = headers;
+        let address = match &self.route {
+            Route::Cluster(cluster) => {
+                return self
+                    .send_to_active(cluster, method, target, headers, body)
+                    .await
+            }
+            Route::One(address) => address,
+        };
+        let req = request(method, &format!("{address}{target}"), headers, body)?;
         match tokio::time::timeout(self.timeout, self.client.request(req)).await {
             Err(_) => Err(UpstreamError::Timeout(self.timeout)),
             Ok(Err(e)) if e.is_connect() => Err(UpstreamError::Down(error_chain(&e))),
             Ok(Err(e)) => Err(UpstreamError::Unreachable(error_chain(&e))),
-            Ok(Ok(resp)) => Ok(resp.map(|body| Deadline::new(body, self.timeout))),
+            Ok(Ok(resp)) => Ok(self.streamed(resp)),
         }
     }
 
     /// How long one exchange may take before it is answered 504.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// Every node's state, when `addresses` configured a cluster.
+    pub fn nodes(&self) -> Option<Arc<Snapshot>> {
+        match &self.route {
+            Route::Cluster(cluster) => Some(cluster.snapshot()),
+            Route::One(_) => None,
+        }
+    }
+
+    /// The cluster's health task, until `stop`: checks every node's `sys/health`, keeps the
+    /// snapshot requests are routed by, and keeps a pooled connection to each node warm.
+    /// With one `address` there is nothing to watch: it only waits for `stop`.
+    pub async fn watch_nodes(&self, stop: CancellationToken) {
+        match &self.route {
+            Route::Cluster(cluster) => {
+                let probe = Arc::new(probe::HttpProbe::new(self.client.clone()));
+                cluster.watch(probe, stop).await;
+            }
+            Route::One(_) => stop.cancelled().await,
+        }
     }
 
     /// The proxy's own JSON calls (logins, renewals): the whole exchange within the timeout.
@@ -193,48 +247,26 @@ impl Upstream {
             .await
             .map_err(|_| UpstreamError::Timeout(self.timeout))?
     }
+
+    /// Vault's answer with its body streamed on, each piece within the timeout.
+    fn streamed(&self, resp: Response<Incoming>) -> Response<VaultBody> {
+        resp.map(|body| Deadline::new(Either::Left(body), self.timeout))
+    }
 }
 
-fn tls_file(e: PemError) -> UpstreamError {
-    UpstreamError::Tls {
-        file: "PEM".into(),
-        problem: e.to_string(),
-    }
-}
-
-fn client_tls(cfg: &VaultConfig) -> Result<rustls::ClientConfig, UpstreamError> {
-    let mut roots = rustls::RootCertStore::empty();
-    if let Some(ca) = &cfg.ca_cert {
-        for cert in read_certs(ca).map_err(tls_file)? {
-            roots.add(cert).map_err(|e| UpstreamError::Tls {
-                file: ca.display().to_string(),
-                problem: e.to_string(),
-            })?;
-        }
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| UpstreamError::Tls {
-        file: "<provider>".into(),
-        problem: e.to_string(),
-    })?
-    .with_root_certificates(roots);
-    match &cfg.client_identity {
-        None => Ok(builder.with_no_client_auth()),
-        Some((cert, key)) => {
-            let tls_err = |problem: String| UpstreamError::Tls {
-                file: cert.display().to_string(),
-                problem,
-            };
-            let chain = read_certs(cert).map_err(tls_file)?;
-            let key = read_key(key).map_err(tls_file)?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| tls_err(e.to_string()))
-        }
-    }
+fn request(
+    method: Method,
+    uri: &str,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> Result<Request<Full<Bytes>>, UpstreamError> {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Full::new(body))
+        .map_err(|e| UpstreamError::Response(format!("cannot build request: {e}")))?;
+    *req.headers_mut() = headers;
+    Ok(req)
 }
 
 /// Flattens an error and its sources into one line (hyper's top-level message is terse).

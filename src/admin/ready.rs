@@ -1,6 +1,7 @@
 //! `/readyz`: ready only when the policy set is loaded, Vault answers `sys/health` as an
-//! active (or standby) node, no lockdown is in force, and every service holds a token Vault
-//! still accepts. The body names each check and why it failed.
+//! active (or standby) node (of a cluster: one node is active; each node's state is shown),
+//! no lockdown is in force, and every service holds a token Vault still accepts. The body
+//! names each check and why it failed.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::principal::auth::{self, TokenCall, TokenCheck};
 use crate::shared::Shared;
+use crate::upstream::Snapshot;
 
 /// The whole check is bounded so an orchestrator's probe gets an answer, not a hang.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -77,9 +79,13 @@ pub(super) async fn check(state: &Shared) -> Report {
     }
 }
 
-/// `sys/health` with standbys counted as serving (they forward to the active node); sealed,
-/// uninitialized or unreachable is not ready.
+/// With `addresses`: each node's state as the health task last saw it; ready while one is
+/// active. With one `address`: `sys/health` with standbys counted as serving (they forward
+/// to the active node); sealed, uninitialized or unreachable is not ready.
 async fn vault_health(state: &Shared) -> Value {
+    if let Some(snapshot) = state.upstream.nodes() {
+        return cluster_health(&snapshot);
+    }
     let target = "/v1/sys/health?standbyok=true&perfstandbyok=true";
     match state
         .upstream
@@ -100,6 +106,26 @@ async fn vault_health(state: &Shared) -> Value {
             fail(format!("sys/health answered {}: {why}", status.as_u16()))
         }
         Err(e) => fail(e.to_string()),
+    }
+}
+
+fn cluster_health(snapshot: &Snapshot) -> Value {
+    let nodes: Map<String, Value> = snapshot
+        .nodes
+        .iter()
+        .map(|n| (n.address.to_string(), json!(n.state.as_str())))
+        .collect();
+    match snapshot.active.and_then(|i| snapshot.nodes.get(i)) {
+        Some(active) => pass(json!({
+            "active": active.address.as_ref(),
+            "version": active.version,
+            "nodes": nodes,
+        })),
+        None => {
+            let mut v = fail(format!("no active node: {}", snapshot.describe()));
+            merge(&mut v, json!({ "nodes": nodes }));
+            v
+        }
     }
 }
 

@@ -103,7 +103,7 @@ pub async fn verify(args: &VerifyArgs, env: &Environment) -> Result<(), VerifyEr
             CredentialSource::Bootstrap => None,
         },
         _ => {
-            if args.auth == VerifyAuth::Cert && !config.address.starts_with("https://") {
+            if args.auth == VerifyAuth::Cert && !config.https() {
                 return Err(SetupError::NoClientCertificate.into());
             }
             Some(method::credentials(args, env, &role, &mount)?)
@@ -116,7 +116,7 @@ pub async fn verify(args: &VerifyArgs, env: &Environment) -> Result<(), VerifyEr
     println!(
         "verifying {} {role} (mount {mount}) on {path} at {}{namespace}",
         method::name(args.auth),
-        config.address
+        config.describe()
     );
     let mut check = Check {
         upstream: Upstream::new(&config)?,

@@ -1,99 +1,11 @@
-//! The `[vault]` and `[[listener]]` sections: where vaultgate forwards to, and where it
-//! listens and how it tells callers apart, validated into `VaultConfig` and `ListenerConfig`.
+//! The `[[listener]]` sections: where vaultgate listens and how it tells callers apart,
+//! validated into `ListenerConfig`.
 
-use std::time::Duration;
-
-use super::raw::{RawListener, RawVault};
-use super::{mount_name, Bind, ListenerConfig, ListenerIdentity, TlsFiles, Validator, VaultConfig};
+use super::raw::RawListener;
+use super::{Bind, ListenerConfig, ListenerIdentity, TlsFiles, Validator};
 use crate::identity::Caller;
-use crate::vault::semantics::could_be_namespace;
 
 impl Validator<'_> {
-    pub(super) fn vault(&self, v: RawVault) -> Option<VaultConfig> {
-        let timeout = self.duration("vault.timeout", v.timeout, Duration::from_secs(30));
-        let connect_timeout = self.duration(
-            "vault.connect_timeout",
-            v.connect_timeout,
-            Duration::from_secs(5),
-        );
-        let ca_cert = self.existing_file("vault.ca_cert", v.ca_cert.clone());
-        let client_cert = self.value("vault.client_cert", v.client_cert);
-        let client_key = self.value("vault.client_key", v.client_key);
-        let client_identity = match (client_cert, client_key) {
-            (None, None) => None,
-            (Some(c), Some(k)) => Some((
-                self.existing("vault.client_cert", &c),
-                self.existing("vault.client_key", &k),
-            )),
-            _ => {
-                self.problem(
-                    "vault.client_cert",
-                    "client_cert and client_key go together",
-                );
-                None
-            }
-        };
-        let address = self
-            .required(
-                "vault.address",
-                v.address,
-                " (http(s)://host:port of Vault)",
-            )?
-            .trim_end_matches('/')
-            .to_owned();
-        let Ok(uri) = address.parse::<http::Uri>() else {
-            self.problem("vault.address", format!("{address:?} is not a URL"));
-            return None;
-        };
-        let https = match uri.scheme_str() {
-            Some("http") => false,
-            Some("https") => true,
-            _ => {
-                self.problem("vault.address", "must start with http:// or https://");
-                return None;
-            }
-        };
-        if uri.authority().is_none() || uri.path() != "/" && !uri.path().is_empty() {
-            self.problem("vault.address", "must be scheme://host:port with no path");
-            return None;
-        }
-        if https && v.ca_cert.is_none() {
-            self.problem(
-                "vault.ca_cert",
-                "required for an https address (the CA that signed Vault's certificate)",
-            );
-        }
-        let client_identity = match client_identity {
-            None => None,
-            Some((Some(c), Some(k))) => Some((c, k)),
-            Some(_) => return None,
-        };
-        if https && ca_cert.is_none() {
-            return None;
-        }
-        let mut namespaces = Vec::new();
-        for ns in self
-            .value("vault.namespaces", v.namespaces)
-            .unwrap_or_default()
-        {
-            match mount_name(&ns).filter(|n| n.split('/').all(could_be_namespace)) {
-                Some(name) => namespaces.push(name),
-                None => self.problem(
-                    "vault.namespaces",
-                    format!("{ns:?} is not a namespace path"),
-                ),
-            }
-        }
-        Some(VaultConfig {
-            address,
-            ca_cert,
-            client_identity,
-            timeout,
-            connect_timeout,
-            namespaces,
-        })
-    }
-
     pub(super) fn listener(
         &self,
         i: usize,

@@ -69,6 +69,7 @@ pub struct RawSyslog {
 #[serde(expecting = "the [vault] table")]
 pub struct RawVault {
     pub address: Option<Written<String>>,
+    pub addresses: Option<Written<Vec<String>>>,
     pub ca_cert: Option<Written<PathBuf>>,
     pub client_cert: Option<Written<PathBuf>>,
     pub client_key: Option<Written<PathBuf>>,

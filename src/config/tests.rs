@@ -379,3 +379,54 @@ fn the_policy_directory_alone() {
         "{err}"
     );
 }
+
+#[test]
+fn vault_addresses_list_a_clusters_nodes_and_refusals_name_the_entry() {
+    let d = Dir::new();
+    let vault = "address = \"http://127.0.0.1:8200\"";
+    let with = |line: &str| GOOD.replace(vault, line);
+    let c = d
+        .parse(&with(
+            "addresses = [\"http://127.0.0.1:8200\", \"http://127.0.0.2:8200/\"]",
+        ))
+        .unwrap();
+    assert_eq!(
+        c.vault.addresses,
+        ["http://127.0.0.1:8200", "http://127.0.0.2:8200"]
+    );
+    assert!(c.vault.cluster);
+    let one = d.parse(GOOD).unwrap();
+    assert_eq!(
+        (one.vault.addresses, one.vault.cluster),
+        (vec!["http://127.0.0.1:8200".to_owned()], false)
+    );
+    let cases = [
+        (
+            format!("{vault}\naddresses = [\"http://127.0.0.2:8200\"]"),
+            "vault.addresses: set exactly one of address (one node) or addresses",
+        ),
+        (String::new(), "vault.address: required"),
+        ("addresses = []".into(), "vault.addresses: lists no node"),
+        (
+            "addresses = [\"http://a:8200\", \"ftp://b:8200\"]".into(),
+            "vault.addresses[1]: must start with http",
+        ),
+        (
+            "addresses = [\"http://a:8200\", \"HTTP://A:8200/\"]".into(),
+            "vault.addresses[1]: HTTP://A:8200 is listed twice",
+        ),
+        (
+            "addresses = [\"http://a:8200/v1\"]".into(),
+            "vault.addresses[0]: must be scheme://host:port with no path",
+        ),
+        (
+            "addresses = [\"http://a:8200\", \"https://b:8200\"]".into(),
+            "vault.ca_cert: required for an https address",
+        ),
+    ];
+    for (line, want) in cases {
+        let got = message(d.parse(&with(&line)));
+        assert!(got.contains(want), "{line}: {got}");
+        assert!(got.contains("vaultgate.toml"), "{got}");
+    }
+}

@@ -1,5 +1,5 @@
 //! Collectors that read other owners' state at each scrape: token cells, the policy store,
-//! the auditor and (once it lands) the read cache. Nothing here keeps a copy.
+//! the auditor, the read cache and the Vault cluster's nodes. Nothing here keeps a copy.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use crate::audit::Auditor;
 use crate::policy::PolicyStore;
 use crate::principal::cell::{PrincipalStatus, TokenCell};
+use crate::upstream::{NodeState, Upstream};
 
 type Fmt = Result<(), std::fmt::Error>;
 
@@ -194,6 +195,44 @@ impl Collector for Cache {
             "cache_entries",
             "Entries held",
             ConstGauge::new(s.entries),
+        )
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct VaultNodes {
+    pub upstream: Upstream,
+}
+
+impl Collector for VaultNodes {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Fmt {
+        // One node configured with `address`: vaultgate does not track its state.
+        let Some(snapshot) = self.upstream.nodes() else {
+            return Ok(());
+        };
+        let gauge = ConstGauge::new(0_i64);
+        let mut metric = encoder.encode_descriptor(
+            "vault_node_state",
+            "Each configured Vault node's state from its sys/health: 1 for the state it is in, \
+             0 for the others (active is where requests go)",
+            None,
+            gauge.metric_type(),
+        )?;
+        for node in &snapshot.nodes {
+            for state in NodeState::LABELS {
+                let labels = [
+                    ("node", node.address.to_string()),
+                    ("state", state.to_owned()),
+                ];
+                let on = i64::from(node.state.as_str() == state);
+                ConstGauge::new(on).encode(metric.encode_family(&labels)?)?;
+            }
+        }
+        single(
+            &mut encoder,
+            "vault_active_changes",
+            "Times the active Vault node changed to another node (failovers seen)",
+            ConstCounter::new(snapshot.active_changes),
         )
     }
 }

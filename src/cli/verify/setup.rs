@@ -198,7 +198,8 @@ pub fn vault_config(env: &Environment) -> Result<VaultConfig, SetupError> {
         _ => return Err(SetupError::HalfIdentity),
     };
     Ok(VaultConfig {
-        address,
+        addresses: vec![address],
+        cluster: false,
         ca_cert,
         client_identity,
         timeout: Duration::from_secs(30),

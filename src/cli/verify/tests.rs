@@ -92,7 +92,7 @@ fn credentials_come_from_flags_variables_or_the_bootstrap_token() {
 fn the_address_and_tls_variables_are_checked_before_anything_is_sent() {
     let mut e = env();
     let cfg = setup::vault_config(&e).unwrap();
-    assert_eq!(cfg.address, "http://127.0.0.1:8200");
+    assert_eq!(cfg.addresses, ["http://127.0.0.1:8200"]);
     assert!(cfg.ca_cert.is_none());
     e.addr = Some("https://vault.example:8200/".into());
     assert!(matches!(setup::vault_config(&e), Err(SetupError::NoCaCert)));

@@ -61,7 +61,8 @@ mod tests {
         std::fs::write(&cert_file, cert.pem()).unwrap();
         std::fs::write(&key_file, key.serialize_pem()).unwrap();
         let upstream = Upstream::new(&VaultConfig {
-            address: "https://127.0.0.1:8200".into(),
+            addresses: vec!["https://127.0.0.1:8200".into()],
+            cluster: false,
             ca_cert: Some(cert_file.clone()),
             client_identity: None,
             timeout: Duration::from_secs(1),

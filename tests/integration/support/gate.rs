@@ -18,6 +18,7 @@ use vaultgate::reload::Lockdown;
 
 use super::openbao::OpenBao;
 use super::pki::Pki;
+use super::seed::Seed;
 
 /// The Vault-side policy of every test service: deliberately broad, so that every deny seen
 /// through the proxy is the proxy's own enforcement, not Vault's.
@@ -56,14 +57,16 @@ impl Gate {
 
     /// A gate in front of `bao`, configured step by step: AppRole services, token-file
     /// services, the policy folder, the `[vault]` table's body and extra config text.
-    pub fn builder<'a>(bao: &'a OpenBao, pki: &'a Pki) -> GateBuilder<'a> {
+    /// `bao` is the dev server, or any `Seed` (a raft cluster) given its `[vault]` table with
+    /// `.vault(...)`.
+    pub fn builder<'a, S: Seed>(bao: &'a S, pki: &'a Pki) -> GateBuilder<'a, S> {
         GateBuilder {
             bao,
             pki,
             services: Vec::new(),
             token_services: Vec::new(),
             policies: Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
-            vault: Gate::default_vault(bao),
+            vault: bao.vault_table(),
             extra: String::new(),
         }
     }
@@ -137,8 +140,14 @@ impl Gate {
         format!("address = \"{}\"\ntimeout = \"10s\"\n", bao.addr())
     }
 
-    async fn write_config(b: &GateBuilder<'_>) -> (tempfile::TempDir, std::path::PathBuf) {
-        let (bao, pki, policies, vault, extra) = (b.bao, b.pki, &b.policies, &b.vault, &b.extra);
+    async fn write_config<S: Seed>(
+        b: &GateBuilder<'_, S>,
+    ) -> (tempfile::TempDir, std::path::PathBuf) {
+        let (bao, pki, policies, extra) = (b.bao, b.pki, &b.policies, &b.extra);
+        let vault = b
+            .vault
+            .as_deref()
+            .expect("a Vault without an address of its own needs .vault(...)");
         let dir = tempfile::tempdir().unwrap();
         bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
             .await;
@@ -268,17 +277,17 @@ dir = "{policies}"
 }
 
 /// What a test gate is made of; see `Gate::builder`.
-pub struct GateBuilder<'a> {
-    bao: &'a OpenBao,
+pub struct GateBuilder<'a, S: Seed = OpenBao> {
+    bao: &'a S,
     pki: &'a Pki,
     services: Vec<String>,
     token_services: Vec<(String, String)>,
     policies: PathBuf,
-    vault: String,
+    vault: Option<String>,
     extra: String,
 }
 
-impl GateBuilder<'_> {
+impl<S: Seed> GateBuilder<'_, S> {
     /// Services that log in with AppRole (roles created in OpenBao for them).
     pub fn services(mut self, services: &[&str]) -> Self {
         self.services = services.iter().map(|s| (*s).to_owned()).collect();
@@ -301,7 +310,7 @@ impl GateBuilder<'_> {
 
     /// The `[vault]` table's body (address, timeouts), instead of `Gate::default_vault`.
     pub fn vault(mut self, body: &str) -> Self {
-        self.vault = body.to_owned();
+        self.vault = Some(body.to_owned());
         self
     }
 

@@ -1,14 +1,18 @@
-//! Test support: a real OpenBao, the dev PKI, and vaultgate started in-process.
+//! Test support: a real OpenBao (a dev server, or a 3-node raft cluster), the dev PKI, and
+//! vaultgate started in-process.
 
 pub mod aws_auth;
+pub mod cluster;
 pub mod collector;
 pub mod gate;
 pub mod moto;
 pub mod openbao;
 pub mod pki;
+pub mod raft;
 pub mod raw;
 pub mod relay;
 pub mod rsyslog;
+pub mod seed;
 
 /// GETs `url` every 100 ms until it answers `want`, at most `tries` times; returns the last
 /// status (a connection error counts as 0), so the caller's assertion says what was seen.
@@ -48,6 +52,21 @@ pub async fn sigterm(child: &mut tokio::process::Child) -> Option<i32> {
         .expect("no exit within 30 s after SIGTERM")
         .unwrap()
         .code()
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, at most `limit`.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    limit: std::time::Duration,
+    mut f: impl FnMut() -> F,
+) -> Option<T> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    None
 }
 
 /// Reads one HTTP/1.1 response with a Content-Length body; returns its head.

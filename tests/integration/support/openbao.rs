@@ -383,7 +383,7 @@ impl OpenBao {
 }
 
 /// Whether process `pid` holds the loopback listening socket on `port` (Linux /proc).
-fn listens(pid: u32, port: u16) -> bool {
+pub fn listens(pid: u32, port: u16) -> bool {
     let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
     // local_address is hex `IP:PORT`; state 0A is LISTEN; inode is the tenth column.
     let inodes: Vec<String> = table

@@ -1,7 +1,8 @@
 //! `Relay`: a loopback TCP relay between vaultgate and OpenBao that can cut or freeze Vault's
-//! answers part-way, the faults a real server cannot produce on demand (DESIGN.md "Habits").
+//! answers part-way, the faults a real server cannot produce on demand (DESIGN.md "Habits"),
+//! and can record the bytes sent towards Vault (what reached a node).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -31,9 +32,13 @@ const HEAD_PREFIX: usize = 11;
 /// Body bytes sent before a fault in the body.
 const BODY_PREFIX: usize = 5;
 
+/// Where a recording relay keeps every byte sent towards Vault.
+type Recording = Arc<OnceLock<Arc<Mutex<Vec<u8>>>>>;
+
 pub struct Relay {
     port: u16,
     fault: Arc<Mutex<Fault>>,
+    recording: Recording,
     stop: CancellationToken,
 }
 
@@ -44,8 +49,9 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let fault = Arc::new(Mutex::new(Fault::Pass));
+        let recording = Recording::default();
         let stop = CancellationToken::new();
-        let (f, s) = (fault.clone(), stop.clone());
+        let (f, r, s) = (fault.clone(), recording.clone(), stop.clone());
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -53,10 +59,26 @@ impl Relay {
                     () = s.cancelled() => return,
                 };
                 let Ok((client, _)) = accepted else { continue };
-                tokio::spawn(pipe(client, upstream.clone(), f.clone(), s.clone()));
+                tokio::spawn(pipe(
+                    client,
+                    upstream.clone(),
+                    f.clone(),
+                    r.clone(),
+                    s.clone(),
+                ));
             }
         });
-        Relay { port, fault, stop }
+        Relay {
+            port,
+            fault,
+            recording,
+            stop,
+        }
+    }
+
+    /// Records every byte sent towards Vault from now on, into the buffer returned.
+    pub fn record(&self) -> Arc<Mutex<Vec<u8>>> {
+        self.recording.get_or_init(Arc::default).clone()
     }
 
     /// `http://127.0.0.1:PORT`, for vaultgate's `[vault] address`.
@@ -80,6 +102,7 @@ async fn pipe(
     client: TcpStream,
     upstream: String,
     fault: Arc<Mutex<Fault>>,
+    recording: Recording,
     stop: CancellationToken,
 ) {
     let Ok(server) = TcpStream::connect(&upstream).await else {
@@ -88,7 +111,19 @@ async fn pipe(
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let requests = tokio::spawn(async move {
-        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match client_read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if let Some(record) = recording.get() {
+                record.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+            if server_write.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
     });
     let mut buf = vec![0u8; 64 * 1024];
     // Whether this response's head has passed, so a body fault knows where the body starts.
