@@ -26,7 +26,7 @@ use crate::proxy::Proxy;
 use crate::reload::{Control, Lockdown, ReloadError};
 use crate::shared::Shared;
 use crate::startup::StartupSummary;
-use crate::upstream::{Upstream, UpstreamError};
+use crate::upstream::{TlsError, Upstream, UpstreamError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -36,6 +36,8 @@ pub enum AppError {
     Listener(#[from] ListenerError),
     #[error("vault: {0}")]
     Upstream(#[from] UpstreamError),
+    #[error("vault TLS: {0}")]
+    UpstreamTls(#[from] TlsError),
     #[error(transparent)]
     Audit(#[from] AuditError),
     #[error(transparent)]

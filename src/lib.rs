@@ -18,6 +18,7 @@ pub mod connection;
 pub mod digest;
 pub mod discovery;
 pub mod duration;
+pub mod fault;
 pub mod identity;
 pub mod listener;
 pub mod metrics;

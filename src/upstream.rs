@@ -26,45 +26,98 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::VaultConfig;
+use crate::fault::Side;
 use crate::vault::token::Token;
 use cluster::Cluster;
 pub use cluster::HealthTiming;
 pub use deadline::Deadline;
 pub use node::{NodeState, NodeStatus, Snapshot};
+pub use tls::TlsError;
 
 /// Vault's answer body as the proxy receives it: streamed from Vault, or read already
 /// (an error answer vaultgate had to look into), bounded between chunks by the timeout.
 pub type VaultBody = Deadline<Either<Incoming, Full<Bytes>>>;
 
-/// Why an exchange with Vault failed. Always the upstream's side, never the caller's.
+/// Why an exchange with Vault failed: Vault's side, except a request vaultgate could not
+/// build (its own token or namespace unusable in a header), which is its own.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    #[error("cannot load upstream TLS material from {file}: {problem}")]
-    Tls { file: String, problem: String },
     #[error("Vault did not answer within {0:?}")]
     Timeout(Duration),
-    /// Nothing accepts connections at Vault's address: it is down or restarting.
-    #[error("Vault is unavailable: {0}")]
-    Down(String),
-    #[error("cannot reach Vault: {0}")]
-    Unreachable(String),
+    /// Nothing accepts connections at the node: it is down or restarting. Nothing was sent.
+    #[error("Vault is unavailable: {node}: {cause}")]
+    Down { node: Arc<str>, cause: String },
+    /// The connection failed after the request may have been written.
+    #[error("cannot reach Vault: {node}: {cause}{}", if *.maybe_applied { "; the request may have reached Vault, so it was not sent again" } else { "" })]
+    Lost {
+        node: Arc<str>,
+        cause: String,
+        /// A write whose answer was lost: it may have been applied, so it is not resent.
+        maybe_applied: bool,
+    },
     #[error("invalid response from Vault: {0}")]
-    Response(String),
+    Answer(#[from] BadAnswer),
     /// No node of the cluster is active (an election that did not end in time, or every
     /// node sealed, uninitialized or down).
     #[error("no active Vault node: {0}")]
     NoActiveNode(String),
+    #[error("cannot build the request to Vault: {0}")]
+    Unsendable(#[from] Unsendable),
+}
+
+/// An answer from Vault that vaultgate could not use.
+#[derive(Debug, thiserror::Error)]
+pub enum BadAnswer {
+    #[error("reading the body: {0}")]
+    Unreadable(String),
+    #[error("{status}: body is not JSON")]
+    NotJson { status: StatusCode },
+}
+
+/// A request vaultgate could not put on the wire.
+#[derive(Debug, thiserror::Error)]
+pub enum Unsendable {
+    #[error("the token is not a valid header value")]
+    Token,
+    #[error("the namespace is not a valid header value")]
+    Namespace,
+    #[error("{0}")]
+    Request(#[from] http::Error),
 }
 
 impl UpstreamError {
     pub fn status(&self) -> StatusCode {
         match self {
             UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            UpstreamError::Down(_) | UpstreamError::NoActiveNode(_) => {
+            UpstreamError::Down { .. } | UpstreamError::NoActiveNode(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            UpstreamError::Tls { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_GATEWAY,
+            UpstreamError::Unsendable(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            UpstreamError::Lost { .. } | UpstreamError::Answer(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    pub fn side(&self) -> Side {
+        match self {
+            UpstreamError::Unsendable(_) => Side::Internal,
+            _ => Side::Upstream,
+        }
+    }
+
+    /// A failure of the HTTP client: refused (nothing sent) or lost after sending.
+    fn client(node: &Arc<str>, e: &hyper_util::client::legacy::Error, write: bool) -> Self {
+        let cause = error_chain(e);
+        if e.is_connect() {
+            UpstreamError::Down {
+                node: node.clone(),
+                cause,
+            }
+        } else {
+            UpstreamError::Lost {
+                node: node.clone(),
+                cause,
+                maybe_applied: write,
+            }
         }
     }
 }
@@ -91,7 +144,7 @@ pub struct Upstream {
 const MAX_OWN_RESPONSE: usize = 1024 * 1024;
 
 impl Upstream {
-    pub fn new(cfg: &VaultConfig) -> Result<Upstream, UpstreamError> {
+    pub fn new(cfg: &VaultConfig) -> Result<Upstream, TlsError> {
         let tls = tls::client_tls(cfg)?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -125,7 +178,7 @@ impl Upstream {
     /// A client to the same Vault that presents `cert` and `key` (read now, so a replaced
     /// file is used from the next call on): Vault's cert auth method takes the caller's
     /// identity from the TLS handshake, for the login and for each renewal of its token.
-    pub fn presenting(&self, cert: &Path, key: &Path) -> Result<Upstream, UpstreamError> {
+    pub fn presenting(&self, cert: &Path, key: &Path) -> Result<Upstream, TlsError> {
         let mut config = (*self.config).clone();
         config.client_identity = Some((cert.to_owned(), key.to_owned()));
         Upstream::new(&config)
@@ -143,8 +196,7 @@ impl Upstream {
         body: Bytes,
     ) -> Result<Response<VaultBody>, UpstreamError> {
         if let Some(t) = token {
-            let mut v = HeaderValue::from_str(t.expose())
-                .map_err(|_| UpstreamError::Response("token is not a valid header value".into()))?;
+            let mut v = HeaderValue::from_str(t.expose()).map_err(|_| Unsendable::Token)?;
             v.set_sensitive(true);
             headers.insert("x-vault-token", v);
         }
@@ -159,8 +211,7 @@ impl Upstream {
         let req = request(method, &format!("{address}{target}"), headers, body)?;
         match tokio::time::timeout(self.timeout, self.client.request(req)).await {
             Err(_) => Err(UpstreamError::Timeout(self.timeout)),
-            Ok(Err(e)) if e.is_connect() => Err(UpstreamError::Down(error_chain(&e))),
-            Ok(Err(e)) => Err(UpstreamError::Unreachable(error_chain(&e))),
+            Ok(Err(e)) => Err(UpstreamError::client(address, &e, false)),
             Ok(Ok(resp)) => Ok(self.streamed(resp)),
         }
     }
@@ -216,8 +267,7 @@ impl Upstream {
     ) -> Result<(StatusCode, Value), UpstreamError> {
         let mut headers = http::HeaderMap::new();
         if !namespace.is_empty() {
-            let ns = HeaderValue::from_str(namespace)
-                .map_err(|_| UpstreamError::Response("invalid namespace".into()))?;
+            let ns = HeaderValue::from_str(namespace).map_err(|_| Unsendable::Namespace)?;
             headers.insert("x-vault-namespace", ns);
         }
         let bytes = match body {
@@ -233,13 +283,12 @@ impl Upstream {
             let body = Limited::new(resp.into_body(), limit)
                 .collect()
                 .await
-                .map_err(|e| UpstreamError::Response(e.to_string()))?
+                .map_err(|e| BadAnswer::Unreadable(e.to_string()))?
                 .to_bytes();
             let value = if body.is_empty() {
                 Value::Null
             } else {
-                serde_json::from_slice(&body)
-                    .map_err(|_| UpstreamError::Response(format!("{status}: body is not JSON")))?
+                serde_json::from_slice(&body).map_err(|_| BadAnswer::NotJson { status })?
             };
             Ok((status, value))
         };
@@ -264,7 +313,7 @@ fn request(
         .method(method)
         .uri(uri)
         .body(Full::new(body))
-        .map_err(|e| UpstreamError::Response(format!("cannot build request: {e}")))?;
+        .map_err(Unsendable::from)?;
     *req.headers_mut() = headers;
     Ok(req)
 }

@@ -9,15 +9,18 @@ use tokio::sync::watch;
 
 use super::entry::CachedResponse;
 use super::key::CacheKey;
+use crate::fault::Side;
 
 /// What a leader hands to the requests that waited for it.
 #[derive(Debug, Clone)]
 pub enum Shared {
     Response(Arc<CachedResponse>),
-    /// Vault could not be asked; every waiter gets the same error instead of retrying.
+    /// Vault could not be asked; every waiter gets the same error instead of retrying,
+    /// with the same side (an internal failure of the leader stays internal).
     Failed {
         status: StatusCode,
         message: String,
+        side: Side,
     },
     /// The answer was for the leader only (a lease, a token): waiters ask Vault themselves.
     Private,

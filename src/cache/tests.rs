@@ -200,10 +200,17 @@ async fn concurrent_misses_share_one_leader() {
     };
     let waiter = tokio::spawn(follow(slot, Duration::from_secs(5)));
     guard.publish(Shared::Failed {
-        status: StatusCode::BAD_GATEWAY,
-        message: "down".into(),
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message: "no token yet".into(),
+        side: crate::fault::Side::Internal,
     });
-    assert!(matches!(waiter.await.unwrap(), Some(Shared::Failed { .. })));
+    assert!(matches!(
+        waiter.await.unwrap(),
+        Some(Shared::Failed {
+            side: crate::fault::Side::Internal,
+            ..
+        })
+    ));
     // Released: the next miss leads again; a leader that goes away releases too.
     let Flight::Leader(again) = cache.join(&plan.key) else {
         panic!("released key must lead")

@@ -15,7 +15,7 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::principal::auth::Login;
-use crate::upstream::{Upstream, UpstreamError};
+use crate::upstream::{TlsError, Upstream, UpstreamError};
 use crate::vault::token::{Accessor, Token};
 use method::Credentials;
 pub use method::VerifyAuth;
@@ -75,6 +75,8 @@ pub enum VerifyError {
     Setup(#[from] SetupError),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    #[error("vault TLS: {0}")]
+    UpstreamTls(#[from] TlsError),
     #[error("credential check failed at step {step}/{STEPS}")]
     Failed { step: u8 },
 }

@@ -18,7 +18,7 @@ use crate::cache::{
     assess, follow, wiped_bytes, CacheStatus, CachedResponse, Flight, Keep, Lookup, Plan, Shared,
 };
 use crate::identity::Caller;
-use crate::upstream::{UpstreamError, VaultBody};
+use crate::upstream::{BadAnswer, UpstreamError, VaultBody};
 use crate::vault::operation::Operation;
 use crate::vault::placement::Placement;
 
@@ -58,9 +58,17 @@ impl Proxy {
                     Some(Shared::Response(entry)) => {
                         return Ok(self.answer(exchange, &entry, CacheStatus::Coalesced))
                     }
-                    Some(Shared::Failed { status, message }) => {
+                    Some(Shared::Failed {
+                        status,
+                        message,
+                        side,
+                    }) => {
                         exchange.cache = Some(CacheStatus::Coalesced);
-                        return Err(ProxyError::Shared { status, message });
+                        return Err(ProxyError::Shared {
+                            status,
+                            message,
+                            side,
+                        });
                     }
                     Some(Shared::Private) | None => None,
                 }
@@ -83,10 +91,7 @@ impl Proxy {
                     publish(Shared::Response(entry.clone()));
                     return Ok(self.answer(exchange, &entry, CacheStatus::Stale));
                 }
-                publish(Shared::Failed {
-                    status: e.status(),
-                    message: e.to_string(),
-                });
+                publish(failed(&e));
                 return Err(e);
             }
         };
@@ -108,10 +113,7 @@ impl Proxy {
                 return Ok(relay(Response::from_parts(parts, body), token));
             }
             Err(e) => {
-                publish(Shared::Failed {
-                    status: e.status(),
-                    message: e.to_string(),
-                });
+                publish(failed(&e));
                 return Err(e);
             }
         };
@@ -204,7 +206,7 @@ async fn collect(body: VaultBody, timeout: Duration) -> Result<Collected, ProxyE
             Err(_) => return Err(UpstreamError::Timeout(timeout).into()),
             Ok(None) => return Ok(Collected::Whole(buf)),
             Ok(Some(Err(e))) => {
-                return Err(UpstreamError::Response(format!("reading the body: {e}")).into())
+                return Err(UpstreamError::Answer(BadAnswer::Unreadable(e.to_string())).into())
             }
             Ok(Some(Ok(frame))) => frame,
         };
@@ -249,5 +251,14 @@ impl Body for Prefixed {
             hint.set_upper(upper + held);
         }
         hint
+    }
+}
+
+/// What the requests waiting for a failed leader are told.
+fn failed(e: &ProxyError) -> Shared {
+    Shared::Failed {
+        status: e.status(),
+        message: e.to_string(),
+        side: e.side(),
     }
 }

@@ -8,26 +8,9 @@ use http_body_util::{BodyExt, Full};
 use super::ProxyBody;
 use crate::budget::BudgetError;
 use crate::connection::Unidentified;
+pub use crate::fault::Side;
 use crate::upstream::UpstreamError;
 use crate::vault::operation::ClassifyError;
-
-/// Whose fault a failure is: what operators alert on and what audit records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Caller,
-    Upstream,
-    Internal,
-}
-
-impl Side {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Caller => "caller",
-            Side::Upstream => "upstream",
-            Side::Internal => "internal",
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
@@ -61,9 +44,13 @@ pub enum ProxyError {
     /// An HTTP/1 head the framing guard flagged (duplicate `Content-Length`, bare LF, ...).
     #[error("ambiguous request framing: {0}")]
     Framing(&'static str),
-    /// The failure of a concurrent identical request this one waited for.
+    /// The failure of a concurrent identical request this one waited for, with its side.
     #[error("{message}")]
-    Shared { status: StatusCode, message: String },
+    Shared {
+        status: StatusCode,
+        message: String,
+        side: Side,
+    },
 }
 
 impl ProxyError {
@@ -77,9 +64,9 @@ impl ProxyError {
             | ProxyError::Body(_)
             | ProxyError::Framing(_)
             | ProxyError::Budget(_) => Side::Caller,
-            ProxyError::Upstream(_) | ProxyError::Redirect { .. } | ProxyError::Shared { .. } => {
-                Side::Upstream
-            }
+            ProxyError::Upstream(u) => u.side(),
+            ProxyError::Redirect { .. } => Side::Upstream,
+            ProxyError::Shared { side, .. } => *side,
             ProxyError::NoToken { .. } | ProxyError::ConnectionLimit | ProxyError::Lockdown => {
                 Side::Internal
             }

@@ -4,6 +4,7 @@
 //! node the health check finds active; a connection lost after sending (or while a small
 //! answer is read whole) sends only reads again.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -71,13 +72,14 @@ impl Failure {
         }
     }
 
-    fn into_error(self, idempotent: bool, timeout: Duration) -> UpstreamError {
+    fn into_error(self, node: Arc<str>, idempotent: bool, timeout: Duration) -> UpstreamError {
         match self {
-            Failure::NotConnected(why) => UpstreamError::Down(why),
-            Failure::Broken(why) if idempotent => UpstreamError::Unreachable(why),
-            Failure::Broken(why) => UpstreamError::Unreachable(format!(
-                "{why}; the request may have reached Vault, so it was not sent again"
-            )),
+            Failure::NotConnected(cause) => UpstreamError::Down { node, cause },
+            Failure::Broken(cause) => UpstreamError::Lost {
+                node,
+                cause,
+                maybe_applied: !idempotent,
+            },
             Failure::Refused { said, .. } => UpstreamError::NoActiveNode(said),
             Failure::TimedOut => UpstreamError::Timeout(timeout),
         }
@@ -126,10 +128,8 @@ impl Upstream {
             let sent = tokio::time::timeout_at(deadline, self.client.request(req)).await;
             let failure = match sent {
                 Err(_) => Failure::TimedOut,
-                Ok(Err(e)) if e.is_connect() => {
-                    Failure::NotConnected(format!("{address}: {}", error_chain(&e)))
-                }
-                Ok(Err(e)) => Failure::Broken(format!("{address}: {}", error_chain(&e))),
+                Ok(Err(e)) if e.is_connect() => Failure::NotConnected(error_chain(&e)),
+                Ok(Err(e)) => Failure::Broken(error_chain(&e)),
                 Ok(Ok(resp)) => match self.examine(cluster, resp, idempotent, deadline).await {
                     Ok(answer) => return Ok(answer),
                     Err(failure) => failure,
@@ -144,7 +144,7 @@ impl Upstream {
                 lost_before |= matches!(failure, Failure::Broken(_));
                 continue;
             }
-            return Err(failure.into_error(idempotent, self.timeout));
+            return Err(failure.into_error(address, idempotent, self.timeout));
         }
     }
 
@@ -245,8 +245,19 @@ mod tests {
             "a read goes again once after a loss"
         );
         assert!(!broken.resendable(false, false));
-        let err = broken.into_error(false, Duration::from_secs(5)).to_string();
-        assert!(err.contains("may have reached Vault"), "{err}");
+        let err = broken.into_error("http://n1:8200".into(), false, Duration::from_secs(5));
+        assert!(matches!(
+            err,
+            UpstreamError::Lost {
+                maybe_applied: true,
+                ..
+            }
+        ));
+        let err = err.to_string();
+        assert!(
+            err.contains("http://n1:8200: reset") && err.contains("may have reached Vault"),
+            "{err}"
+        );
         let refused = Failure::Refused {
             state: NodeState::Sealed,
             said: "Vault is sealed".into(),
@@ -261,7 +272,7 @@ mod tests {
         assert!(Failure::NotConnected("refused".into()).resendable(false, true));
         assert_eq!(
             Failure::NotConnected("x".into())
-                .into_error(false, Duration::from_secs(5))
+                .into_error("http://n1:8200".into(), false, Duration::from_secs(5))
                 .status(),
             StatusCode::SERVICE_UNAVAILABLE
         );

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{auth_answer, AuthError, Login};
 use crate::config::CertLogin;
-use crate::upstream::{Upstream, UpstreamError};
+use crate::upstream::Upstream;
 
 /// Logs in once at `auth/<mount>/login`, with the role as `name` when one is configured.
 pub async fn login(
@@ -17,9 +17,9 @@ pub async fn login(
 ) -> Result<Login, AuthError> {
     let via = upstream
         .presenting(&cert.client_cert, &cert.client_key)
-        .map_err(|e| match e {
-            UpstreamError::Tls { file, problem } => AuthError::ClientCertificate { file, problem },
-            other => AuthError::Upstream(other),
+        .map_err(|e| AuthError::ClientCertificate {
+            file: e.file().unwrap_or(&cert.client_cert).display().to_string(),
+            problem: e.to_string(),
         })?;
     let body = match &cert.role {
         Some(role) => json!({ "name": role }),

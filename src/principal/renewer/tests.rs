@@ -52,7 +52,10 @@ impl Fake {
 }
 
 fn refused() -> UpstreamError {
-    UpstreamError::Down("connection refused".into())
+    UpstreamError::Down {
+        node: "http://127.0.0.1:8200".into(),
+        cause: "connection refused".into(),
+    }
 }
 
 impl TokenApi for Fake {
