@@ -13,20 +13,23 @@ use crate::admin::{AdminError, AdminListener};
 use crate::audit::{AuditError, AuditRecord, Auditor};
 use crate::budget::Budgets;
 use crate::cache::ReadCache;
-use crate::config::{Config, PrincipalConfig};
+use crate::config::Config;
 use crate::discovery::{Discovery, Viewer, REFRESH_EVERY};
 use crate::identity::Caller;
 use crate::listener::{Listener, ListenerError};
 use crate::metrics::Metrics;
 use crate::policy::{PolicyError, PolicyStore};
 use crate::principal::cell::TokenCell;
-use crate::principal::renewer::{Lifecycle, Renewer, Timing, VaultTokens};
-use crate::principal::{Principal, Role};
+use crate::principal::renewer::Timing;
 use crate::proxy::Proxy;
 use crate::reload::{Control, Lockdown, ReloadError};
 use crate::shared::Shared;
 use crate::startup::StartupSummary;
 use crate::upstream::{TlsError, Upstream, UpstreamError};
+
+mod renewers;
+
+use renewers::Renewers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -68,50 +71,6 @@ impl Default for Tuning {
             discovery_every: REFRESH_EVERY,
             signals: false,
         }
-    }
-}
-
-/// The renewer tasks, in the order shutdown revokes them: services first, then the issuer
-/// (whose revocation would take its child tokens along).
-#[derive(Debug)]
-struct Renewers {
-    services: JoinSet<&'static str>,
-    issuer: JoinSet<&'static str>,
-    stop_services: CancellationToken,
-    stop_issuer: CancellationToken,
-}
-
-impl Renewers {
-    fn spawn(
-        &mut self,
-        principal: &PrincipalConfig,
-        role: Role,
-        shared: (&Upstream, &Auditor, &Lockdown),
-        timing: Timing,
-    ) -> TokenCell {
-        let (upstream, auditor, lockdown) = shared;
-        let issuer = matches!(role, Role::Issuer);
-        let (renewer, cell) = Renewer::new(
-            principal.clone(),
-            role,
-            VaultTokens(upstream.clone()),
-            auditor.clone(),
-            timing,
-        );
-        let (set, stop, name) = if issuer {
-            (&mut self.issuer, &self.stop_issuer, "issuer renewer")
-        } else {
-            (&mut self.services, &self.stop_services, "renewer")
-        };
-        let ctl = Lifecycle {
-            stop: stop.clone(),
-            lockdown: lockdown.subscribe(),
-        };
-        set.spawn(async move {
-            renewer.run(ctl).await;
-            name
-        });
-        cell
     }
 }
 
@@ -190,37 +149,8 @@ impl App {
             "audit reopen"
         });
 
-        let mut renewers = Renewers {
-            services: JoinSet::new(),
-            issuer: JoinSet::new(),
-            stop_services: CancellationToken::new(),
-            stop_issuer: CancellationToken::new(),
-        };
-        let parts = (&upstream, &auditor, &lockdown);
-        let mut principals = Vec::new();
-        let issuer = config.issuer.as_ref().map(|p| {
-            let cell = renewers.spawn(p, Role::Issuer, parts, tuning.renewer);
-            principals.push(Principal {
-                name: "issuer".into(),
-                cell: cell.clone(),
-                namespace: p.namespace.clone(),
-                service: None,
-            });
-            cell
-        });
-        for service in &config.services {
-            let role = Role::Service {
-                caller: service.caller.clone(),
-                issuer: issuer.clone(),
-            };
-            let cell = renewers.spawn(&service.principal, role, parts, tuning.renewer);
-            principals.push(Principal {
-                name: service.caller.to_string(),
-                cell,
-                namespace: service.principal.namespace.clone(),
-                service: Some(service.caller.clone()),
-            });
-        }
+        let (renewers, principals) =
+            Renewers::start(&config, (&upstream, &auditor, &lockdown), tuning.renewer);
 
         let viewers = principals
             .iter()
@@ -438,10 +368,7 @@ impl App {
         }
         // Only now that no request can use them are the tokens revoked: services first,
         // then the issuer.
-        self.renewers.stop_services.cancel();
-        drain_tasks(&mut self.renewers.services).await;
-        self.renewers.stop_issuer.cancel();
-        drain_tasks(&mut self.renewers.issuer).await;
+        self.renewers.stop().await;
         drain_tasks(&mut self.tasks).await;
         let auditor = &self.shared.auditor;
         auditor.event(AuditRecord::event("shutdown", json!({ "clean": true })));
@@ -460,7 +387,7 @@ fn task_name(exited: Option<Result<&'static str, tokio::task::JoinError>>) -> &'
     }
 }
 
-async fn drain_tasks(tasks: &mut JoinSet<&'static str>) {
+pub(crate) async fn drain_tasks(tasks: &mut JoinSet<&'static str>) {
     if tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} })
         .await
         .is_err()

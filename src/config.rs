@@ -16,6 +16,7 @@ mod written;
 pub use admin::{AdminConfig, AdminToken};
 pub use cache::{CacheConfig, CachePathRule};
 pub use limits::{Limits, RateLimit};
+pub use listener::{Bind, ListenerConfig, ListenerIdentity, TlsFiles};
 pub use principal::{
     default_sts_endpoint, AuthConfig, AwsLogin, CertLogin, IssueRequest, PrincipalConfig,
     ServiceConfig, DEFAULT_AWS_REGION,
@@ -23,7 +24,6 @@ pub use principal::{
 pub use problems::Problem;
 pub use vault::VaultConfig;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -78,38 +78,6 @@ pub struct AuditConfig {
     pub hmac_key_file: PathBuf,
     /// Refuse (503) rather than answer a request whose record no sink accepted.
     pub fail_closed: bool,
-}
-
-#[derive(Debug, Clone)]
-pub enum Bind {
-    Tcp(SocketAddr),
-    Unix { path: PathBuf, mode: Option<u32> },
-}
-
-#[derive(Debug, Clone)]
-pub struct ListenerConfig {
-    pub bind: Bind,
-    /// None when `tls_disable = true`.
-    pub tls: Option<TlsFiles>,
-    pub identity: ListenerIdentity,
-}
-
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
-/// How callers on a listener are identified.
-#[derive(Debug, Clone)]
-pub enum ListenerIdentity {
-    /// mTLS: the caller is read from a client certificate signed by this CA.
-    ClientCertificate {
-        client_ca: PathBuf,
-        trust_domain: Option<String>,
-    },
-    /// Every connection on this listener is this caller.
-    Fixed(Caller),
 }
 
 impl Config {

@@ -1,9 +1,8 @@
 //! Listeners: accept loop (connection limit), TLS/mTLS handshake (timeout), `Caller` from the
 //! certificate or the listener binding, HTTP/1.1 or HTTP/2 by ALPN, graceful drain.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use http::StatusCode;
 use hyper::service::service_fn;
@@ -14,6 +13,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+mod activity;
 mod framing;
 mod pending;
 mod tls;
@@ -27,6 +27,7 @@ use crate::connection::{ConnInfo, ConnLimit, Unidentified};
 use crate::identity::{caller_from_certificate, Caller};
 use crate::proxy::{vault_error, Proxy, MAX_HEADERS};
 use crate::socket::{self, BindError, Socket, Stream};
+use activity::Activity;
 use framing::FramingGuard;
 use pending::{Pending, Stage, Ticket};
 
@@ -391,57 +392,3 @@ async fn answer_plain_http(stream: Stream) {
 /// reset for a client's protocol errors, before the connection gets GOAWAY; h2's defaults.
 const RAPID_RESET_PENDING: usize = 20;
 const RAPID_RESET_LOCAL_ERRORS: usize = 1024;
-
-/// When a connection last had a request in flight, for the idle timeout.
-struct Activity {
-    start: Instant,
-    busy: AtomicUsize,
-    /// Milliseconds from `start` to the end of the last request.
-    last: AtomicU64,
-}
-
-/// One request in flight; the request counts until this drops (also when the client goes
-/// away mid-request and the handler is cancelled).
-struct Busy(Arc<Activity>);
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        let a = &self.0;
-        let now = u64::try_from(a.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        a.last.store(now, Ordering::Relaxed);
-        a.busy.fetch_sub(1, Ordering::Release);
-    }
-}
-
-impl Activity {
-    fn new() -> Activity {
-        Activity {
-            start: Instant::now(),
-            busy: AtomicUsize::new(0),
-            last: AtomicU64::new(0),
-        }
-    }
-
-    fn begin(self: &Arc<Self>) -> Busy {
-        self.busy.fetch_add(1, Ordering::Acquire);
-        Busy(self.clone())
-    }
-
-    /// Completes once no request has been in flight for `timeout`. A response body still
-    /// streaming is safe: graceful shutdown lets in-flight responses finish.
-    async fn idle(&self, timeout: Duration) {
-        loop {
-            let wait = if self.busy.load(Ordering::Acquire) > 0 {
-                timeout
-            } else {
-                let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
-                let idle = self.start.elapsed().saturating_sub(last);
-                match timeout.checked_sub(idle) {
-                    Some(left) if !left.is_zero() => left,
-                    _ => return,
-                }
-            };
-            tokio::time::sleep(wait).await;
-        }
-    }
-}

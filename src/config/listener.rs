@@ -2,8 +2,43 @@
 //! validated into `ListenerConfig`.
 
 use super::raw::RawListener;
-use super::{Bind, ListenerConfig, ListenerIdentity, TlsFiles, Validator};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::Validator;
 use crate::identity::Caller;
+
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Tcp(SocketAddr),
+    Unix { path: PathBuf, mode: Option<u32> },
+}
+
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    pub bind: Bind,
+    /// None when `tls_disable = true`.
+    pub tls: Option<TlsFiles>,
+    pub identity: ListenerIdentity,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// How callers on a listener are identified.
+#[derive(Debug, Clone)]
+pub enum ListenerIdentity {
+    /// mTLS: the caller is read from a client certificate signed by this CA.
+    ClientCertificate {
+        client_ca: PathBuf,
+        trust_domain: Option<String>,
+    },
+    /// Every connection on this listener is this caller.
+    Fixed(Caller),
+}
 
 impl Validator<'_> {
     pub(super) fn listener(

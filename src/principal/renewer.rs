@@ -4,7 +4,6 @@
 //! through its `TokenCell`. Vault is reached through `TokenApi`, and every timing is a
 //! `Timing` parameter, so the logic runs on tokio's paused clock in unit tests.
 
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -12,115 +11,14 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::auth::{self, AuthError, Login, TokenCall, TokenCheck};
+use super::auth::{self, Login, TokenCheck};
 use super::cell::{PrincipalStatus, Suspect, TokenCell};
 use super::Role;
 use crate::audit::{AuditRecord, Auditor};
 use crate::config::{AuthConfig, PrincipalConfig};
 use crate::identity::Caller;
-use crate::upstream::{Upstream, UpstreamError};
+use crate::upstream::Upstream;
 use crate::vault::token::Token;
-
-/// What a renewer asks Vault: logins and its token's own lookup, renewal and revocation.
-pub trait TokenApi: std::fmt::Debug + Send + Sync + 'static {
-    fn login(
-        &self,
-        auth: &AuthConfig,
-        namespace: &str,
-        issuer: Option<&Token>,
-        owner: Option<&Caller>,
-    ) -> impl Future<Output = Result<Login, AuthError>> + Send;
-
-    fn call(
-        &self,
-        namespace: &str,
-        token: &Token,
-        call: TokenCall,
-    ) -> impl Future<Output = Result<TokenCheck, UpstreamError>> + Send;
-
-    /// Renews `token`, over `via` when its login asked for its own connection (a cert
-    /// login's token renews only where the certificate is presented).
-    fn renew(
-        &self,
-        via: Option<&Upstream>,
-        namespace: &str,
-        token: &Token,
-    ) -> impl Future<Output = Result<TokenCheck, UpstreamError>> + Send;
-
-    /// The issuer revokes a child token it minted (when the child cannot revoke itself).
-    fn revoke_child(
-        &self,
-        namespace: &str,
-        issuer: &Token,
-        child: &Token,
-    ) -> impl Future<Output = Result<TokenCheck, UpstreamError>> + Send;
-}
-
-/// `TokenApi` over the pooled client to Vault.
-#[derive(Debug, Clone)]
-pub struct VaultTokens(pub Upstream);
-
-impl TokenApi for VaultTokens {
-    async fn login(
-        &self,
-        auth: &AuthConfig,
-        namespace: &str,
-        issuer: Option<&Token>,
-        owner: Option<&Caller>,
-    ) -> Result<Login, AuthError> {
-        auth::login(auth, namespace, &self.0, issuer, owner).await
-    }
-
-    async fn call(
-        &self,
-        namespace: &str,
-        token: &Token,
-        call: TokenCall,
-    ) -> Result<TokenCheck, UpstreamError> {
-        auth::token_call(&self.0, namespace, token, call).await
-    }
-
-    async fn renew(
-        &self,
-        via: Option<&Upstream>,
-        namespace: &str,
-        token: &Token,
-    ) -> Result<TokenCheck, UpstreamError> {
-        auth::token_call(via.unwrap_or(&self.0), namespace, token, TokenCall::Renew).await
-    }
-
-    async fn revoke_child(
-        &self,
-        namespace: &str,
-        issuer: &Token,
-        child: &Token,
-    ) -> Result<TokenCheck, UpstreamError> {
-        auth::revoke_child(&self.0, namespace, issuer, child).await
-    }
-}
-
-/// The renewer's clock: how long to back off, when a token is too young to re-check, and
-/// how often a token file is looked at.
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    pub first_backoff: Duration,
-    pub max_backoff: Duration,
-    /// A token this young is not re-checked when a request is refused: Vault's 403 is then
-    /// a policy denial, and re-logging in on every denial would flood Vault with logins.
-    pub fresh: Duration,
-    pub token_file_poll: Duration,
-}
-
-impl Default for Timing {
-    fn default() -> Timing {
-        Timing {
-            first_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(300),
-            fresh: Duration::from_secs(2),
-            token_file_poll: Duration::from_secs(1),
-        }
-    }
-}
 
 /// What the renewer obeys besides its own schedule.
 #[derive(Debug, Clone)]
@@ -460,90 +358,6 @@ impl<A: TokenApi> Renewer<A> {
             }
         }
     }
-
-    async fn suspect(&mut self, first: Suspect, held: &mut Option<Held>) {
-        let replacement = match held.as_ref() {
-            None => None,
-            Some(h) if !Arc::ptr_eq(&h.token, &first.stale) => Some(h.token.clone()),
-            Some(h) if h.obtained.elapsed() < self.timing.fresh => None,
-            Some(h) => {
-                match self
-                    .api
-                    .call(&self.principal.namespace, &h.token, TokenCall::Lookup)
-                    .await
-                {
-                    Ok(TokenCheck::Rejected { .. }) => {
-                        tracing::warn!(principal = %self.name, "Vault rejected the token; logging in again");
-                        match self.login().await {
-                            Some(new) => {
-                                let token = new.token.clone();
-                                *held = Some(new);
-                                self.cell.send_replace(Some(token.clone()));
-                                Some(token)
-                            }
-                            None => {
-                                *held = None;
-                                self.cell.send_replace(None);
-                                None
-                            }
-                        }
-                    }
-                    _ => None,
-                }
-            }
-        };
-        let stale = first.stale.clone();
-        let _ = first.reply.send(replacement.clone());
-        // Everyone who reported the same token meanwhile shares this outcome.
-        while let Ok(s) = self.suspects.try_recv() {
-            let answer = if Arc::ptr_eq(&s.stale, &stale) {
-                replacement.clone()
-            } else {
-                held.as_ref().map(|h| h.token.clone())
-            };
-            let _ = s.reply.send(answer);
-        }
-    }
-
-    async fn revoke(&self, h: &Held, why: &'static str) {
-        let ns = &self.principal.namespace;
-        let mut result = self.api.call(ns, &h.token, TokenCall::Revoke).await;
-        if let (Ok(TokenCheck::Rejected { .. }), Some(issuer)) = (&result, &self.issuer) {
-            if let Some(issuer) = issuer.current() {
-                result = self.api.revoke_child(ns, &issuer, &h.token).await;
-            }
-        }
-        match result {
-            Ok(TokenCheck::Valid { .. }) => {
-                self.update(|s| s.revocations += 1);
-                tracing::info!(principal = %self.name, why, "token revoked");
-                self.audit(
-                    "revocation",
-                    Some(&h.token),
-                    serde_json::json!({ "why": why }),
-                );
-            }
-            Ok(TokenCheck::Rejected { status, errors }) => {
-                tracing::warn!(principal = %self.name, why, status, %errors, "revoke-self refused (grant auth/token/revoke-self to this principal)");
-            }
-            Err(e) => tracing::warn!(principal = %self.name, why, error = %e, "revoke-self failed"),
-        }
-    }
-}
-
-/// About two thirds of the TTL, minus up to 10% jitter so many proxies do not renew in
-/// lock-step, and never sooner than 200 ms.
-fn refresh_after(ttl: Duration) -> Duration {
-    jittered(ttl * 2 / 3).max(Duration::from_millis(200))
-}
-
-fn jittered(d: Duration) -> Duration {
-    // Sub-second clock noise is jitter enough; no RNG dependency for this.
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |t| t.subsec_nanos());
-    let tenth = d / 10;
-    d - tenth.mul_f64(f64::from(nanos % 1000) / 1000.0)
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -552,6 +366,14 @@ async fn sleep_until(at: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+mod api;
+mod timing;
+mod verdicts;
+
+pub use api::{TokenApi, VaultTokens};
+pub use timing::Timing;
+use timing::{jittered, refresh_after};
 
 #[cfg(test)]
 mod tests;

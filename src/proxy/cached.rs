@@ -13,7 +13,8 @@ use http_body_util::{BodyExt, Full};
 use tokio::time::Instant;
 
 use super::exchange::Exchange;
-use super::{mask_all, relay, strip_hop_by_hop, BodyError, Proxy, ProxyBody, ProxyError};
+use super::forward::{relay, strip_hop_by_hop};
+use super::{mask_all, BodyError, Proxy, ProxyBody, ProxyError};
 use crate::cache::{
     assess, follow, wiped_bytes, CacheStatus, CachedResponse, Flight, Keep, Lookup, Plan, Shared,
 };

@@ -8,10 +8,13 @@ use crate::policy::Decision;
 use crate::vault::operation::{Capability, Operation, Verb};
 use crate::vault::placement::{Facts, Placement};
 use crate::vault::sudo;
+use crate::vault::write::WriteCondition;
 
 use super::acl::{Acl, Rule};
 use super::{parameters, writes};
-use crate::vault::write::WriteCondition;
+use served::unauthenticated;
+
+mod served;
 
 /// Endpoints (relative to the namespace) that hand out or act on the proxy's token, leak its
 /// ACL, or operate the server. A glob must never reach them by accident, so only an exact
@@ -156,7 +159,7 @@ fn label(rule: &Rule) -> String {
     }
 }
 
-fn allow(rule: Option<&Rule>, reason: String) -> Decision {
+pub(super) fn allow(rule: Option<&Rule>, reason: String) -> Decision {
     Decision {
         allowed: true,
         rule: rule.and_then(|r| r.source().cloned()),
@@ -174,61 +177,6 @@ fn deny(rule: Option<&Rule>, reason: String) -> Decision {
         condition: None,
         anonymous: false,
     }
-}
-
-/// The reads Vault serves to anyone: the status endpoints OpenBao's http/handler.go routes
-/// outside the logical router (`sys/init` only reads with GET, a PUT initializes), and the
-/// server's OpenAPI document (`Unauthenticated` in vault/logical_system.go; without a token
-/// it describes no mount a token could see). The rest of that list is writes (unseal,
-/// rekey, generate-root, decode-token, mfa/validate, raft bootstrap), token-taking wrapping
-/// endpoints, or answers that depend on the token (`internal/ui/mounts`); those need a rule.
-const STATUS: [&str; 5] = [
-    "sys/health",
-    "sys/seal-status",
-    "sys/leader",
-    "sys/init",
-    "sys/internal/specs/openapi",
-];
-
-/// Reads Vault serves without a token, for any identified caller, forwarded without one (so
-/// they can do no more than an anonymous client): the status endpoints in the root
-/// namespace (with a namespace the forwarded path is an ordinary path that a namespace
-/// header could aim at a secret, found by the `http_front` fuzz target), and the endpoints a
-/// mount's document marks `x-vault-unauthenticated` (PKI's CA and CRLs), where the split is
-/// certain. Not the system backend's: those answer more with a token than without
-/// (`sys/internal/ui/mounts/<p>` shows a mount to its token only, and is the KV CLI's
-/// preflight), so they keep their token and need a rule (or the preflight allowance).
-/// Not with wrapping, which needs a rule like any other request.
-fn unauthenticated(op: &Operation, placement: &Placement) -> Option<Decision> {
-    if op.wrap_ttl.is_some() {
-        return None;
-    }
-    let status = match op.verb {
-        Verb::Head => op.full_path == "sys/health",
-        Verb::Read => STATUS.contains(&op.full_path.as_str()),
-        _ => false,
-    };
-    let mounted = op.verb == Verb::Read
-        && placement.unique().is_some_and(|s| {
-            matches!(
-                s.facts,
-                Facts::Known {
-                    unauthenticated: true,
-                    ..
-                }
-            ) && !s.path(&op.full_path).starts_with("sys/")
-        });
-    (status || mounted).then(|| {
-        let mut decision = allow(
-            None,
-            format!(
-                "{:?} is served without a token by Vault; forwarded without one",
-                op.full_path
-            ),
-        );
-        decision.anonymous = true;
-        decision
-    })
 }
 
 /// `GET sys/internal/ui/mounts/<p>` is the KV CLI's preflight. It is allowed when the caller

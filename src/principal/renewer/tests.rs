@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::*;
+use crate::principal::auth::{AuthError, TokenCall};
 use crate::upstream::{Upstream, UpstreamError};
 
 /// One call the renewer made, and when (on the paused clock).
