@@ -42,7 +42,13 @@ async fn a_replaced_server_certificate_is_served_without_a_restart() {
     bao.kv_put("acme/billing/db", json!({"password": "pw"}))
         .await;
     let pki = Pki::new(&["acme/billing"]);
-    let gate = Gate::start(&bao, &pki, &["acme/billing"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let gate = Gate::builder(&bao, &pki)
+        .services(&["acme/billing"])
+        .extra(&format!("\n[audit]\nfile = \"{}\"\n", audit.display()))
+        .start()
+        .await;
     let url = format!("{}/v1/secret/data/acme/billing/db", gate.url());
     let first = file_cert(&pki.server_cert());
     assert_eq!(served_cert(&pki, &url).await, Some(first.clone()));
@@ -67,7 +73,18 @@ async fn a_replaced_server_certificate_is_served_without_a_restart() {
 
     // A broken certificate file is refused; the certificate in force stays.
     std::fs::write(pki.server_cert(), "-----BEGIN CERTIFICATE-----\nbroken\n").unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The refusal is an audit event; wait for it rather than for a while.
+    let refused = crate::support::eventually(Duration::from_secs(10), || {
+        let text = std::fs::read_to_string(&audit).unwrap_or_default();
+        async move {
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .any(|r| r["event"]["name"] == "tls_reload" && r["event"]["accepted"] == false)
+                .then_some(())
+        }
+    })
+    .await;
+    assert!(refused.is_some(), "no refused tls_reload event was audited");
     for _ in 0..3 {
         assert_eq!(served_cert(&pki, &url).await, Some(second.clone()));
     }
