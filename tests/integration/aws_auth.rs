@@ -204,15 +204,7 @@ async fn an_aws_service_reads_its_secret_and_uses_rotated_keys_at_the_next_login
     let first = seen.iter().find(|a| a.outcome.is_ok()).unwrap();
     assert_eq!(first.access_key_id, stack.keys[0].id);
     let accessor = first.outcome.clone().unwrap();
-    let (status, token) = stack
-        .bao
-        .api(
-            "POST",
-            "auth/token/lookup-accessor",
-            Some(json!({ "accessor": accessor })),
-            "root",
-        )
-        .await;
+    let (status, token) = stack.bao.lookup_accessor(&accessor).await;
     assert_eq!(status, 200, "{token}");
     assert_eq!(token["data"]["policies"], json!(["vaultgate-test-broad"]));
     assert_eq!(

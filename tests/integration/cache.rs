@@ -84,10 +84,8 @@ async fn writes_through_the_proxy_are_read_back_at_once() {
     let run = |args: Vec<&'static str>| {
         let (bao, env) = (&bao, &env);
         async move {
-            let out = bao.cli(&args, env).await;
-            let text = String::from_utf8_lossy(&out.stdout).trim().to_owned()
-                + &String::from_utf8_lossy(&out.stderr);
-            (out.status.success(), text)
+            let (ok, text) = bao.cli_outcome(&args, env).await;
+            (ok, text.trim().to_owned())
         }
     };
     let get = || run(vec!["kv", "get", "-field=key", "secret/acme/billing/api"]);

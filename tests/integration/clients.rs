@@ -116,18 +116,7 @@ async fn the_openbao_cli_deletes_reads_metadata_and_looks_up_only_its_view_of_th
     let pki = Pki::new(&["acme/billing"]);
     let gate = Gate::start(&bao, &pki, &["acme/billing"]).await;
     let env = gate.cli_env(&pki, "acme/billing");
-    let run = |args: &'static [&'static str]| {
-        let (bao, env) = (&bao, &env);
-        async move {
-            let out = bao.cli(args, env).await;
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            (out.status.success(), text)
-        }
-    };
+    let run = |args: &'static [&'static str]| bao.cli_outcome(args, &env);
 
     let (ok, text) = run(&["kv", "metadata", "get", "-mount=secret", "acme/billing/db"]).await;
     assert!(

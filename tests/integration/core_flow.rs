@@ -114,18 +114,7 @@ async fn the_openbao_cli_works_through_the_proxy_with_only_vault_variables() {
     let pki = Pki::new(&["acme/billing"]);
     let gate = Gate::start(&bao, &pki, &["acme/billing"]).await;
     let env = gate.cli_env(&pki, "acme/billing");
-    let run = |args: &'static [&'static str]| {
-        let (bao, env) = (&bao, &env);
-        async move {
-            let out = bao.cli(args, env).await;
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            (out.status.success(), text)
-        }
-    };
+    let run = |args: &'static [&'static str]| bao.cli_outcome(args, &env);
 
     let (ok, text) = run(&["kv", "get", "-field=password", "secret/acme/billing/db"]).await;
     assert!(ok, "kv get: {text}");

@@ -240,12 +240,7 @@ async fn service_tokens(bao: &OpenBao) -> usize {
     let mut count = 0;
     for accessor in list["data"]["keys"].as_array().cloned().unwrap_or_default() {
         let (status, body) = bao
-            .api(
-                "POST",
-                "auth/token/lookup-accessor",
-                Some(json!({ "accessor": accessor })),
-                "root",
-            )
+            .lookup_accessor(accessor.as_str().unwrap_or_default())
             .await;
         if status == 200 && body["data"]["policies"] == json!(["vaultgate-test-broad"]) {
             count += 1;

@@ -155,14 +155,7 @@ async fn passes_with_the_bootstrap_root_token_and_leaves_nothing_behind() {
 
     // The old token is really gone: Vault no longer knows its accessor.
     let accessor = old_accessor(&out.stdout);
-    let (status, _) = bao
-        .api(
-            "POST",
-            "auth/token/lookup-accessor",
-            Some(json!({ "accessor": accessor })),
-            "root",
-        )
-        .await;
+    let (status, _) = bao.lookup_accessor(&accessor).await;
     assert_eq!(status, 400, "old token accessor {accessor} still known");
     // Cleanup revoked the new token and destroyed the secret id minted for the check.
     assert_eq!(accessor_count(&bao).await, tokens_before, "{}", out.stdout);

@@ -380,6 +380,29 @@ impl OpenBao {
             .await
             .expect("run bao CLI")
     }
+
+    /// Runs the bao CLI like [`OpenBao::cli`]; whether it succeeded, and what it printed
+    /// (stdout, then stderr).
+    pub async fn cli_outcome(&self, args: &[&str], envs: &[(&str, String)]) -> (bool, String) {
+        let out = self.cli(args, envs).await;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    /// `auth/token/lookup-accessor` as root: 200 while the token lives, 400 once it is gone.
+    pub async fn lookup_accessor(&self, accessor: &str) -> (u16, Value) {
+        self.api(
+            "POST",
+            "auth/token/lookup-accessor",
+            Some(json!({ "accessor": accessor })),
+            "root",
+        )
+        .await
+    }
 }
 
 /// Whether process `pid` holds the loopback listening socket on `port` (Linux /proc).
