@@ -269,6 +269,7 @@ impl App {
             discovery,
             limits,
             lockdown,
+            log_requests: config.log.requests,
         });
         let proxy = Arc::new(Proxy::new(&shared));
 

@@ -7,6 +7,7 @@ mod audit;
 mod cache;
 mod limits;
 mod listener;
+mod log;
 mod principal;
 mod problems;
 mod raw;
@@ -15,6 +16,7 @@ mod written;
 pub use admin::{AdminConfig, AdminToken};
 pub use cache::{CacheConfig, CachePathRule};
 pub use limits::{Limits, RateLimit};
+pub use log::LogConfig;
 pub use principal::{AuthConfig, IssueRequest, PrincipalConfig, ServiceConfig};
 pub use problems::Problem;
 
@@ -64,6 +66,7 @@ pub struct Config {
     pub cache: CacheConfig,
     /// The admin listener; none when `[admin]` is absent.
     pub admin: Option<AdminConfig>,
+    pub log: LogConfig,
 }
 
 /// Where audit records go; no sink means auditing is off.
@@ -351,6 +354,7 @@ impl Validator<'_> {
         let cache = self.cache(raw.cache);
         let audit = self.audit(raw.audit);
         let admin = raw.admin.map(|a| self.admin(a));
+        let log = self.log(raw.log);
         if !complete {
             return None;
         }
@@ -365,6 +369,7 @@ impl Validator<'_> {
             issuer,
             policies_dir: policies_dir?,
             limits: limits?,
+            log,
         })
     }
 

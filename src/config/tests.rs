@@ -379,3 +379,15 @@ fn the_policy_directory_alone() {
         "{err}"
     );
 }
+
+#[test]
+fn the_access_log_is_off_unless_asked_for_and_a_wrong_type_is_named() {
+    let d = Dir::new();
+    assert!(!d.parse(GOOD).unwrap().log.requests);
+    let on = format!("{GOOD}[log]\nrequests = true\n");
+    assert!(d.parse(&on).unwrap().log.requests);
+    let wrong = message(d.parse(&format!("{GOOD}[log]\nrequests = \"yes\"\n")));
+    assert!(wrong.contains("log.requests"), "{wrong}");
+    let unknown = message(d.parse(&format!("{GOOD}[log]\nrequest = true\n")));
+    assert!(unknown.contains("requests"), "{unknown}");
+}
