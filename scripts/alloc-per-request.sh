@@ -5,16 +5,20 @@
 # of one request, with start-up and shutdown cancelled out. Audit on, cache on, mTLS.
 # Needs valgrind (apt-get install valgrind); everything else as scripts/bench.sh.
 #
-#   scripts/alloc-per-request.sh [--n1 200] [--n2 1200]
+#   scripts/alloc-per-request.sh [--n1 200] [--n2 1200] [--sites] [--cases "cached denied uncached"]
+#   --sites: also list the allocation sites per request (scripts/alloc_sites.py), from a build
+#            with line tables in target/profiling (as scripts/profile.sh uses)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-n1=200 n2=1200
+n1=200 n2=1200 show_sites=0 cases="cached denied uncached"
 while [ $# -gt 0 ]; do
   case "$1" in
     --n1) n1="$2"; shift ;;
     --n2) n2="$2"; shift ;;
-    -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
+    --sites) show_sites=1 ;;
+    --cases) cases="$2"; shift ;;
+    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -22,6 +26,12 @@ done
 command -v valgrind >/dev/null || { echo "valgrind is required (apt-get install valgrind)" >&2; exit 1; }
 
 work="$root/.bench-alloc"
+if [ "$show_sites" = 1 ]; then
+  # Function names and inlined frames for the sites; a target folder of its own.
+  export CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
+  export CARGO_TARGET_DIR="$root/target/profiling"
+  bench_build=""
+fi
 . "$root/scripts/bench-common.sh"
 
 start_openbao "$(free_port)"
@@ -34,7 +44,8 @@ blocks() {
   local case="$1" n="$2" port
   port="$(free_port)"
   vg_port="$port" vg_config "[cache]" >"$work/vaultgate.toml"
-  (cd "$work" && VAULTGATE_LOG=warn exec valgrind --tool=dhat --dhat-out-file=/dev/null \
+  (cd "$work" && exec env -u VAULTGATE_LOG valgrind --tool=dhat --read-inline-info=yes \
+    --dhat-out-file="$work/dhat-$case-$n.json" \
     "$vg" run --config vaultgate.toml) >"$work/dhat-$case-$n.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
@@ -53,6 +64,9 @@ blocks() {
   esac
   # Warm: the first answer fills the cache and the connection pools in both runs alike.
   curl -s -o /dev/null "${client[@]}" "$url"
+  # Discovery re-reads the server's OpenAPI documents 1 s after start while a login is
+  # under way (thousands of allocations): let it settle so it lands in neither count.
+  sleep 4
   "$oha" --no-tui -n "$n" -c 1 --cacert "$work/certs/ca.pem" \
     --cert "$work/certs/acme-billing.pem" --key "$work/certs/acme-billing-key.pem" \
     "${extra[@]}" "$url" >"$work/oha-$case-$n.txt"
@@ -64,9 +78,16 @@ blocks() {
 }
 
 printf '\n| case | blocks at %s requests | blocks at %s requests | allocations per request |\n|---|---:|---:|---:|\n' "$n1" "$n2"
-for case in cached denied uncached; do
+for case in $cases; do
   a="$(blocks "$case" "$n1")"
   b="$(blocks "$case" "$n2")"
   printf '| %s | %s | %s | %s |\n' "$case" "$a" "$b" \
     "$(python3 -c "print(round(($b - $a) / ($n2 - $n1), 1))")"
 done
+if [ "$show_sites" = 1 ]; then
+  for case in $cases; do
+    echo
+    echo "### $case: allocation sites per request"
+    python3 "$root/scripts/alloc_sites.py" "$work/dhat-$case-$n1.json" "$work/dhat-$case-$n2.json" "$n1" "$n2"
+  done
+fi

@@ -62,10 +62,25 @@ wait_for() { # wait_for NAME URL [curl options]: bounded readiness poll (20 s)
   return 1
 }
 
-start_openbao() { # start_openbao PORT: dev server, root token "root"; sets bao_pid, BAO_ADDR
-  echo "==> OpenBao dev server on 127.0.0.1:$1" >&2
+start_openbao() { # start_openbao PORT [TLS_PORT]: dev server, root token "root"; sets bao_pid, BAO_ADDR
+  # With TLS_PORT (and make_certs run first): a second listener with TLS on that port, the
+  # server certificate vaultgate uses, for OpenBao direct over its own TLS listener.
+  local extra=()
+  if [ -n "${2:-}" ]; then
+    cat >"$work/openbao-tls.hcl" <<HCL
+listener "tcp" {
+  address = "127.0.0.1:$2"
+  tls_cert_file = "$certs/localhost.pem"
+  tls_key_file = "$certs/localhost-key.pem"
+}
+HCL
+    extra=(-config="$work/openbao-tls.hcl")
+    echo "==> OpenBao dev server on 127.0.0.1:$1 (plain HTTP) and 127.0.0.1:$2 (TLS)" >&2
+  else
+    echo "==> OpenBao dev server on 127.0.0.1:$1" >&2
+  fi
   "$bao" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$1" \
-    -log-level=warn >"$work/openbao.log" 2>&1 &
+    ${extra[@]+"${extra[@]}"} -log-level=warn >"$work/openbao.log" 2>&1 &
   pids+=($!)
   bao_pid=$!
   export BAO_ADDR="http://127.0.0.1:$1" BAO_TOKEN=root
@@ -127,6 +142,14 @@ vg_config() { # vg_config [CACHE_TOML]: acme/billing on $vg_port, the repo's pol
   printf '%s\n' "${1:-}"
 }
 
+ensure_matplotlib() { # the plots' library, from PyPI into .tools/matplotlib when missing
+  PYTHONPATH="$root/.tools/matplotlib" python3 -c 'import matplotlib' 2>/dev/null && return 0
+  echo "==> installing matplotlib from PyPI into .tools/matplotlib" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --no-warn-conflicts \
+    --target "$root/.tools/matplotlib" matplotlib >&2 ||
+    echo "!! matplotlib could not be installed: the tables are written, the plots skipped" >&2
+}
+
 start_vaultgate() { # start_vaultgate PORT [CONFIG_FN]: sets vg_port, vg_pid, cache_toml (for the report)
   vg_port="$1"
   local config="${2:-vg_config}" # called with the [cache] TOML; prints the whole config
@@ -141,8 +164,29 @@ start_vaultgate() { # start_vaultgate PORT [CONFIG_FN]: sets vg_port, vg_pid, ca
     "$config" >"$work/vaultgate.toml"
   fi
   "$vg" config check "$work/vaultgate.toml" >/dev/null
-  echo "==> vaultgate on https://127.0.0.1:$vg_port" >&2
-  (cd "$work" && VAULTGATE_LOG=warn exec "$vg" run --config vaultgate.toml) >"$work/vaultgate.log" 2>&1 &
+  echo "==> vaultgate on https://127.0.0.1:$vg_port${BENCH_LOG:+ (VAULTGATE_LOG=$BENCH_LOG)}" >&2
+  # The default configuration: VAULTGATE_LOG unset (info), no [log] section. BENCH_LOG sets a
+  # level (e.g. warn) for the side-channel rows.
+  (cd "$work" && exec env -u VAULTGATE_LOG ${BENCH_LOG:+VAULTGATE_LOG=$BENCH_LOG} "$vg" run --config vaultgate.toml) \
+    >"$work/vaultgate.log" 2>&1 &
   pids+=($!)
   vg_pid=$!
+}
+
+start_variant() { # start_variant NAME PORT AUDIT(on|off) LOG(level|"") ACCESS(0|1): another vaultgate
+  # in $work/NAME (sharing certs/ and secrets/) for the side-channel table; sets variant_pid.
+  local dir="$work/$1"
+  mkdir -p "$dir"
+  ln -sfn "$work/certs" "$dir/certs"
+  ln -sfn "$work/secrets" "$dir/secrets"
+  {
+    vg_port="$2" BENCH_AUDIT="$3" vg_config "${cache_toml:-}"
+    [ "$5" = 1 ] && printf '\n[log]\nrequests = true\n'
+  } >"$dir/vaultgate.toml"
+  "$vg" config check "$dir/vaultgate.toml" >/dev/null
+  echo "==> vaultgate ($1) on https://127.0.0.1:$2" >&2
+  (cd "$dir" && exec env -u VAULTGATE_LOG ${4:+VAULTGATE_LOG=$4} "$vg" run --config vaultgate.toml) \
+    >"$dir/vaultgate.log" 2>&1 &
+  pids+=($!)
+  variant_pid=$!
 }

@@ -4,16 +4,19 @@
 # `svc`, its own client certificate (vaultgate certs init), tenant policy file and Vault token
 # (auth = "token_file"), and reads its own ~300-byte secret. examples/tenant_load.rs keeps one
 # connection per caller and drives them all from a fixed number of workers, so concurrency is
-# the same at every point of the curve. Rewrites its own marked section of docs/benchmarks.md.
+# the same at every point of the curve. Rewrites its own marked section of docs/benchmarks.md
+# and draws docs/img/bench-tenants.svg (req/s and peak RSS against callers).
 #
 #   scripts/bench-tenants.sh            # callers 1 10 100 1000, 3 rounds x 3 s, 16 workers
 #   scripts/bench-tenants.sh --quick    # 1 round x 2 s
 #   options: --callers "1 10 100 1000"  --workers N  --rounds N  --duration SECONDS  --no-doc
+#            --perf LABEL: perf-record vaultgate during each point's last round and write
+#            docs/profiles/tenants-<N>-callers-LABEL.txt (needs perf, as scripts/profile.sh)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-rounds=3 duration=3 callers="1 10 100 1000" workers=16 write_doc=1 mode=full
+rounds=3 duration=3 callers="1 10 100 1000" workers=16 write_doc=1 mode=full perf_label=
 command_line="scripts/bench-tenants.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,7 +26,8 @@ while [ $# -gt 0 ]; do
     --rounds) rounds="$2"; shift ;;
     --duration) duration="$2"; shift ;;
     --no-doc) write_doc=0 ;;
-    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+    --perf) perf_label="$2"; shift ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -33,6 +37,7 @@ for n in $callers; do [ "$n" -gt "$max" ] && max=$n; done
 
 work="$root/.bench-tenants"
 . "$root/scripts/bench-common.sh"
+ensure_matplotlib
 mkdir -p "$work/tokens" "$work/policies"
 
 bao_port="$(free_port)" vg_port="$(free_port)"
@@ -102,7 +107,7 @@ cat >"$work/tenants.json" <<JSON
  "workers": $workers, "rounds": $rounds, "duration": $duration, "mode": "$mode",
  "command": "$command_line", "cache": "$([ -n "$cache_toml" ] && echo on || echo absent)",
  "pid": $vg_pid, "openbao_pid": $bao_pid, "work": "$work", "write_doc": $write_doc,
- "doc": "$root/docs/benchmarks.md"}
+ "doc": "$root/docs/benchmarks.md", "perf": "$perf_label"}
 JSON
 # In the background so that a signal reaches the EXIT trap at once (bash runs traps only
 # between foreground commands); the measuring script stops its own load generator on SIGTERM.

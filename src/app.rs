@@ -207,6 +207,7 @@ impl App {
             discovery,
             limits,
             lockdown,
+            log_requests: config.log.requests,
         });
         let proxy = Arc::new(Proxy::new(&shared));
 
@@ -372,7 +373,7 @@ impl App {
         drain_tasks(&mut self.tasks).await;
         let auditor = &self.shared.auditor;
         auditor.event(AuditRecord::event("shutdown", json!({ "clean": true })));
-        // The process exits after this: the writer thread and the network shipper get a
+        // The process exits after this: the audit writer and the network shipper get a
         // bounded time to deliver what was accepted.
         if !auditor.flush(DRAIN).await {
             tracing::error!("audit records not delivered to every sink before exit");

@@ -1,23 +1,26 @@
 //! Audit: one JSON line per request and per lifecycle event, with no secret in it. Tokens
-//! appear only as HMAC-SHA256 under a per-installation key; the writer thread owns the sinks,
-//! and a request's answer waits until its record was accepted (fail closed).
+//! appear only as HMAC-SHA256 under a per-installation key; records are group-committed
+//! (`journal`), and a request's answer waits until its record was accepted (fail closed).
 
 mod file;
+mod journal;
 mod network;
 mod request;
+mod sinks;
 mod syslog;
 mod transport;
-mod writer;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ring::hmac;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+
+use journal::{Appended, Journal, Written};
 
 pub use file::{numbered as rotated_path, FileSinkConfig, Fsync};
 pub use network::{NetworkSinkConfig, NetworkTarget};
@@ -25,9 +28,9 @@ pub use request::{
     CallerPart, DecisionPart, ErrorPart, OperationPart, RequestRecord, ResponsePart, RulePart,
     Shown, UpstreamPart,
 };
+pub use sinks::SinkConfig;
 pub use syslog::{facility as syslog_facility, valid_tag as valid_syslog_tag};
 pub use syslog::{SyslogSinkConfig, SyslogTarget, SyslogTls};
-pub use writer::SinkConfig;
 
 /// Bumped whenever a field changes meaning or disappears (docs/audit.md).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -107,24 +110,15 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
-/// A record on its way to the writer, with the answer the request is waiting for.
-#[derive(Debug)]
-struct Entry {
-    line: Vec<u8>,
-    accepted: Option<oneshot::Sender<bool>>,
-}
-
 /// The handle every task records through. Cheap to clone.
 #[derive(Clone)]
 pub struct Auditor {
-    tx: Option<mpsc::Sender<Entry>>,
+    journal: Option<Arc<Journal>>,
     key: Arc<hmac::Key>,
     fail_closed: bool,
     ids: Arc<AtomicU64>,
     id_prefix: Arc<str>,
-    reopen: Arc<std::sync::atomic::AtomicBool>,
-    /// Records and events that no sink accepted or the queue refused (for metrics).
-    failures: Arc<AtomicU64>,
+    reopen: Arc<AtomicBool>,
     /// The network sinks' spills, watched by `flush` at shutdown.
     spills: Arc<[network::SpillHandle]>,
 }
@@ -132,33 +126,36 @@ pub struct Auditor {
 impl std::fmt::Debug for Auditor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Auditor")
-            .field("enabled", &self.tx.is_some())
+            .field("enabled", &self.journal.is_some())
             .field("fail_closed", &self.fail_closed)
             .finish()
     }
 }
 
-/// The bounded queue between requests and the writer: backpressure, never unbounded.
-const QUEUE: usize = 4096;
 /// How long a request waits for its record to be accepted before it is refused.
 const ACCEPT_TIMEOUT: Duration = Duration::from_secs(5);
 
+thread_local! {
+    /// Each thread serializes records into one reused buffer (a typical request line is about
+    /// 700 bytes); the journal copies the line, so no allocation is made per record.
+    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+}
+
 impl Auditor {
-    /// Starts the writer thread for `sinks` (none: auditing is off and `record` always
-    /// accepts). The HMAC key file is created with a fresh random key when absent.
+    /// Opens `sinks` (none: auditing is off and `record` always accepts). The HMAC key file
+    /// is created with a fresh random key when absent.
     pub fn start(
         sinks: &[SinkConfig],
         key_file: &Path,
         fail_closed: bool,
     ) -> Result<Auditor, AuditError> {
         let key = load_or_create_key(key_file)?;
-        let reopen = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (tx, spills) = if sinks.is_empty() {
+        let reopen = Arc::new(AtomicBool::new(false));
+        let (journal, spills) = if sinks.is_empty() {
             (None, Vec::new())
         } else {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            let spills = writer::spawn(sinks.to_vec(), rx, reopen.clone())?;
-            (Some(tx), spills)
+            let (sinks, spills) = sinks::Sinks::open(sinks, reopen.clone())?;
+            (Some(Arc::new(Journal::new(sinks))), spills)
         };
         let mut prefix = [0u8; 4];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut prefix).map_err(
@@ -168,13 +165,12 @@ impl Auditor {
             },
         )?;
         Ok(Auditor {
-            tx,
+            journal,
             key: Arc::new(key),
             fail_closed,
             ids: Arc::new(AtomicU64::new(0)),
             id_prefix: crate::digest::hex(&prefix).into(),
             reopen,
-            failures: Arc::default(),
             spills: spills.into(),
         })
     }
@@ -182,20 +178,19 @@ impl Auditor {
     /// An auditor that records nothing (for tools and tests that run no sinks).
     pub fn disabled() -> Auditor {
         Auditor {
-            tx: None,
+            journal: None,
             key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, b"disabled")),
             fail_closed: false,
             ids: Arc::new(AtomicU64::new(0)),
             id_prefix: "0".into(),
-            reopen: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            failures: Arc::default(),
+            reopen: Arc::new(AtomicBool::new(false)),
             spills: Arc::new([]),
         }
     }
 
     /// Whether any sink receives records (otherwise records need not be built).
     pub fn enabled(&self) -> bool {
-        self.tx.is_some()
+        self.journal.is_some()
     }
 
     /// A request id unique to this process run: random prefix + counter.
@@ -218,80 +213,137 @@ impl Auditor {
         self.reopen.store(true, Ordering::Relaxed);
     }
 
-    /// Records waiting for the writer, and records or events no sink accepted so far.
+    /// Records waiting to be written, and records or events no sink accepted so far.
     pub fn stats(&self) -> (usize, u64) {
-        let depth = self
-            .tx
+        self.journal
             .as_ref()
-            .map_or(0, |tx| tx.max_capacity() - tx.capacity());
-        (depth, self.failures.load(Ordering::Relaxed))
+            .map_or((0, 0), |j| (j.depth(), j.failures()))
     }
 
     /// Records and waits until a sink accepted the line. `false` means the request must not
     /// be answered normally (fail closed); with `fail_closed = false` it is always `true`.
     pub async fn record<R: Serialize>(&self, record: &R) -> bool {
-        let Some(tx) = &self.tx else { return true };
-        // A typical request line is about 700 bytes: one allocation instead of several.
-        let mut line = Vec::with_capacity(1024);
-        if serde_json::to_writer(&mut line, record).is_err() {
-            return !self.fail_closed;
-        }
-        line.push(b'\n');
-        let (accepted, answer) = oneshot::channel();
-        let entry = Entry {
-            line,
-            accepted: Some(accepted),
+        let Some(journal) = &self.journal else {
+            return true;
         };
-        let sent = tokio::time::timeout(ACCEPT_TIMEOUT, async {
-            tx.send(entry).await.is_ok() && answer.await.unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false);
-        if !sent {
-            self.failures.fetch_add(1, Ordering::Relaxed);
+        let appended = LINE.with_borrow_mut(|line| {
+            line.clear();
+            serde_json::to_writer(&mut *line, record).ok()?;
+            line.push(b'\n');
+            // A full batch is rare: only then is the line copied, to append it again later.
+            Some(match journal.append(line, true) {
+                Appended::Full(outcome) => Err((outcome, line.clone())),
+                appended => Ok(appended),
+            })
+        });
+        // `None`: never written (not serializable, or no outcome in time); a batch no sink
+        // accepted was counted as failed by its writer.
+        let accepted = match appended {
+            None => None,
+            Some(Ok(Appended::Write(writer))) => match journal.write_inline(writer) {
+                Written::Done(accepted) => Some(accepted),
+                Written::Pending(outcome) => settled(&outcome).await,
+            },
+            Some(Ok(Appended::Wait(outcome))) => settled(&outcome).await,
+            Some(Ok(Appended::Queued | Appended::Refused | Appended::Full(_))) => None,
+            Some(Err((outcome, line))) => commit(journal, outcome, &line).await,
+        };
+        if accepted.is_none() {
+            journal.failed(1);
         }
-        sent || !self.fail_closed
+        accepted == Some(true) || !self.fail_closed
     }
 
-    /// At shutdown: waits until every record queued so far was written and the network
+    /// At shutdown: waits until every record appended so far was written and the network
     /// sinks' collectors took their spills, for at most `limit`. `false` if time ran out.
     pub async fn flush(&self, limit: Duration) -> bool {
-        let Some(tx) = &self.tx else { return true };
+        let Some(journal) = &self.journal else {
+            return true;
+        };
         let flushed = tokio::time::timeout(limit, async {
-            let (accepted, answer) = oneshot::channel();
-            let marker = Entry {
-                line: Vec::new(),
-                accepted: Some(accepted),
+            // An empty line is a marker: batches are written in order, so once its batch
+            // is done, so is every earlier one.
+            let outcome = match journal.append(&[], true) {
+                Appended::Write(writer) => match journal.write_inline(writer) {
+                    Written::Done(_) => None,
+                    Written::Pending(outcome) => Some(outcome),
+                },
+                Appended::Wait(outcome) => Some(outcome),
+                Appended::Full(outcome) => {
+                    outcome.accepted().await;
+                    // Anything appended before this point was in that batch or an earlier one.
+                    None
+                }
+                Appended::Queued | Appended::Refused => None,
             };
-            if tx.send(marker).await.is_err() || answer.await.is_err() {
-                return false;
+            if let Some(outcome) = outcome {
+                outcome.accepted().await;
             }
             // Bounded by the timeout around it.
             while !self.spills.iter().all(network::SpillHandle::is_empty) {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            true
         })
         .await;
-        flushed.unwrap_or(false)
+        flushed.is_ok()
     }
 
     /// Records a lifecycle event without waiting (the event has no caller to hold back).
     pub fn event(&self, record: AuditRecord) {
-        let Some(tx) = &self.tx else { return };
-        if let Ok(mut line) = serde_json::to_vec(&record) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        let appended = LINE.with_borrow_mut(|line| {
+            line.clear();
+            serde_json::to_writer(&mut *line, &record).ok()?;
             line.push(b'\n');
-            if tx
-                .try_send(Entry {
-                    line,
-                    accepted: None,
-                })
-                .is_err()
-            {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("audit queue full: a lifecycle event was not recorded");
+            Some(journal.append(line, false))
+        });
+        match appended {
+            Some(Appended::Write(writer)) => {
+                // A batch handed to a blocking thread is settled there; no one waits for it.
+                let _ = journal.write_inline(writer);
             }
+            Some(Appended::Refused) => {
+                journal.failed(1);
+                tracing::error!("audit batch full: a lifecycle event was not recorded");
+            }
+            _ => {}
         }
+    }
+}
+
+/// Waits for a batch's outcome; `None` after `ACCEPT_TIMEOUT`.
+async fn settled(outcome: &journal::Outcome) -> Option<bool> {
+    tokio::time::timeout(ACCEPT_TIMEOUT, outcome.accepted())
+        .await
+        .ok()
+}
+
+/// The slow path of a record that found the open batch full: wait for that batch to be
+/// written, then append again, all within `ACCEPT_TIMEOUT`.
+async fn commit(journal: &Arc<Journal>, full: Arc<journal::Outcome>, line: &[u8]) -> Option<bool> {
+    let deadline = tokio::time::Instant::now() + ACCEPT_TIMEOUT;
+    let mut waiting = full;
+    loop {
+        tokio::time::timeout_at(deadline, waiting.accepted())
+            .await
+            .ok()?;
+        let outcome = match journal.append(line, true) {
+            Appended::Full(outcome) => {
+                waiting = outcome;
+                continue;
+            }
+            Appended::Write(writer) => match journal.write_inline(writer) {
+                Written::Done(accepted) => return Some(accepted),
+                Written::Pending(outcome) => outcome,
+            },
+            Appended::Wait(outcome) => outcome,
+            Appended::Queued | Appended::Refused => return None,
+        };
+        return tokio::time::timeout_at(deadline, outcome.accepted())
+            .await
+            .ok();
     }
 }
 

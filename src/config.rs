@@ -7,6 +7,7 @@ mod audit;
 mod cache;
 mod limits;
 mod listener;
+mod log;
 mod principal;
 mod problems;
 mod raw;
@@ -17,6 +18,7 @@ pub use admin::{AdminConfig, AdminToken};
 pub use cache::{CacheConfig, CachePathRule};
 pub use limits::{Limits, RateLimit};
 pub use listener::{Bind, ListenerConfig, ListenerIdentity, TlsFiles};
+pub use log::LogConfig;
 pub use principal::{
     default_sts_endpoint, AuthConfig, AwsLogin, CertLogin, IssueRequest, PrincipalConfig,
     ServiceConfig, DEFAULT_AWS_REGION,
@@ -69,6 +71,7 @@ pub struct Config {
     pub cache: CacheConfig,
     /// The admin listener; none when `[admin]` is absent.
     pub admin: Option<AdminConfig>,
+    pub log: LogConfig,
 }
 
 /// Where audit records go; no sink means auditing is off.
@@ -328,6 +331,7 @@ impl Validator<'_> {
         let cache = self.cache(raw.cache);
         let audit = self.audit(raw.audit);
         let admin = raw.admin.map(|a| self.admin(a));
+        let log = self.log(raw.log);
         if !complete {
             return None;
         }
@@ -342,6 +346,7 @@ impl Validator<'_> {
             issuer,
             policies_dir: policies_dir?,
             limits: limits?,
+            log,
         })
     }
 

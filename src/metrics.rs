@@ -7,8 +7,8 @@ mod status;
 
 pub use status::CacheStats;
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -35,17 +35,29 @@ const UNIDENTIFIED: &str = "-";
 /// HTTP status code.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    tenant: String,
-    service: String,
+    tenant: Arc<str>,
+    service: Arc<str>,
     decision: &'static str,
     status: u16,
+}
+
+/// A configured caller's label values, shared rather than copied per request, and its two
+/// everyday series (an allowed 200, a denied 403) looked up once instead of per request: the
+/// cost of counting stays the same however many callers and series there are.
+#[derive(Debug)]
+struct CallerSeries {
+    tenant: Arc<str>,
+    service: Arc<str>,
+    allowed_ok: OnceLock<Counter>,
+    denied: OnceLock<Counter>,
 }
 
 /// Every metric vaultgate exports. Built mutable at startup (collectors are registered
 /// then), shared as `Arc<Metrics>` afterwards.
 pub struct Metrics {
     registry: Registry,
-    callers: HashSet<Caller>,
+    callers: HashMap<Caller, CallerSeries>,
+    unidentified: Arc<str>,
     requests: Family<RequestLabels, Counter>,
     decision: Histogram,
     upstream: Histogram,
@@ -85,9 +97,22 @@ impl Metrics {
             "Time until Vault's response head arrived, for requests forwarded to Vault",
             upstream.clone(),
         );
+        let callers = callers
+            .iter()
+            .map(|c| {
+                let series = CallerSeries {
+                    tenant: c.tenant().into(),
+                    service: c.service().into(),
+                    allowed_ok: OnceLock::new(),
+                    denied: OnceLock::new(),
+                };
+                (c.clone(), series)
+            })
+            .collect();
         Metrics {
             registry,
-            callers: callers.iter().cloned().collect(),
+            callers,
+            unidentified: UNIDENTIFIED.into(),
             requests,
             decision,
             upstream,
@@ -104,29 +129,53 @@ impl Metrics {
         elapsed: Duration,
         upstream: Option<Duration>,
     ) {
-        let (tenant, service) = match caller.filter(|c| self.callers.contains(c)) {
-            Some(c) => (c.tenant().to_owned(), c.service().to_owned()),
-            None => (UNIDENTIFIED.to_owned(), UNIDENTIFIED.to_owned()),
-        };
         let decision = match allowed {
             Some(true) => "allow",
             Some(false) => "deny",
             None => "none",
         };
-        self.requests
-            .get_or_create(&RequestLabels {
-                tenant,
-                service,
-                decision,
-                status,
-            })
-            .inc();
+        match caller.and_then(|c| self.callers.get(c)) {
+            Some(c) => {
+                let everyday = match (decision, status) {
+                    ("allow", 200) => Some(&c.allowed_ok),
+                    ("deny", 403) => Some(&c.denied),
+                    _ => None,
+                };
+                let series = || self.series(&c.tenant, &c.service, decision, status);
+                match everyday {
+                    Some(slot) => slot.get_or_init(series).inc(),
+                    None => series().inc(),
+                }
+            }
+            None => {
+                let unidentified = &self.unidentified;
+                self.series(unidentified, unidentified, decision, status)
+                    .inc()
+            }
+        };
         let waited = upstream.unwrap_or_default();
         self.decision
             .observe(elapsed.saturating_sub(waited).as_secs_f64());
         if let Some(u) = upstream {
             self.upstream.observe(u.as_secs_f64());
         }
+    }
+
+    /// The counter of one label set (created at its first request).
+    fn series(
+        &self,
+        tenant: &Arc<str>,
+        service: &Arc<str>,
+        decision: &'static str,
+        status: u16,
+    ) -> Counter {
+        let labels = RequestLabels {
+            tenant: tenant.clone(),
+            service: service.clone(),
+            decision,
+            status,
+        };
+        self.requests.get_or_create(&labels).clone()
     }
 
     /// Token figures per principal (`tenant/service`, or `issuer`), read at each scrape.

@@ -73,6 +73,7 @@ pub struct Proxy {
     budgets: Arc<Budgets>,
     /// What the server's namespaces and mounts are, for where a request lands.
     discovery: Arc<Discovery>,
+    log_requests: bool,
 }
 
 impl Proxy {
@@ -100,6 +101,7 @@ impl Proxy {
             metrics: shared.metrics.clone(),
             budgets: shared.budgets.clone(),
             discovery: shared.discovery.clone(),
+            log_requests: shared.log_requests,
         }
     }
 
@@ -124,25 +126,29 @@ impl Proxy {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        // Field expressions run only when the line is logged: no caller string at `warn`.
-        tracing::info!(
-            request_id = %exchange.request_id,
-            caller = %conn
-                .caller
-                .as_ref()
-                .map_or("<unidentified>".to_owned(), Caller::to_string),
-            peer = %conn.peer,
-            method = %exchange.method,
-            path = exchange.path.as_deref().unwrap_or("<unclassified>"),
-            allowed = exchange.decision.as_ref().map(|d| d.allowed),
-            rule = exchange.decision.as_ref().and_then(|d| d.rule.as_ref()).map(|r| r.pattern.as_str()),
-            status,
-            upstream_status = exchange.upstream_status,
-            retried = exchange.retried,
-            error_side = error.as_ref().map(|e| e.side().as_str()),
-            micros = started.elapsed().as_micros() as u64,
-            "request"
-        );
+        // The access log is opt-in (`[log] requests`): by default the audit record is the
+        // request's only per-request output. Field expressions run only when it is written.
+        if self.log_requests {
+            tracing::info!(
+                target: "vaultgate::access",
+                request_id = %exchange.request_id,
+                caller = %conn
+                    .caller
+                    .as_ref()
+                    .map_or("<unidentified>".to_owned(), Caller::to_string),
+                peer = %conn.peer,
+                method = %exchange.method,
+                path = exchange.path.as_deref().unwrap_or("<unclassified>"),
+                allowed = exchange.decision.as_ref().map(|d| d.allowed),
+                rule = exchange.decision.as_ref().and_then(|d| d.rule.as_ref()).map(|r| r.pattern.as_str()),
+                status,
+                upstream_status = exchange.upstream_status,
+                retried = exchange.retried,
+                error_side = error.as_ref().map(|e| e.side().as_str()),
+                micros = started.elapsed().as_micros() as u64,
+                "request"
+            );
+        }
         // The record is built only when some sink will receive it.
         let audited = !self.auditor.enabled() || {
             let record = exchange.record(conn, status, bytes, started.elapsed(), error.as_ref());

@@ -29,4 +29,6 @@ pub struct Shared {
     pub discovery: Arc<Discovery>,
     pub limits: Arc<Limits>,
     pub lockdown: Lockdown,
+    /// `[log] requests`: write the access log line of each request.
+    pub log_requests: bool,
 }

@@ -58,6 +58,21 @@ impl FileSink {
         self.file = None;
     }
 
+    /// Whether the next write of `len` bytes syncs to disk or rotates (both may take
+    /// milliseconds), as opposed to an append to the page cache.
+    pub(super) fn may_block(&self, len: usize) -> bool {
+        let rotates = self
+            .config
+            .rotate_bytes
+            .is_some_and(|limit| self.size > 0 && self.size + len as u64 > limit);
+        rotates
+            || match self.config.fsync {
+                Fsync::Never => false,
+                Fsync::Always => true,
+                Fsync::Interval(every) => self.last_sync.elapsed() >= every,
+            }
+    }
+
     pub(super) fn write(&mut self, batch: &[u8]) -> std::io::Result<()> {
         let result = self.write_inner(batch);
         if result.is_err() {

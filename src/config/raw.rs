@@ -23,6 +23,13 @@ pub struct RawConfig {
     pub audit: Option<RawAudit>,
     pub cache: Option<RawCache>,
     pub admin: Option<RawAdmin>,
+    pub log: Option<RawLog>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "the [log] table")]
+pub struct RawLog {
+    pub requests: Option<Written<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,6 +188,7 @@ pub fn keys_of(section: &str) -> &'static [&'static str] {
         "cache" => field_names::<RawCache>(),
         "cache.path" => field_names::<RawCachePath>(),
         "admin" => field_names::<RawAdmin>(),
+        "log" => field_names::<RawLog>(),
         _ => &[],
     }
 }

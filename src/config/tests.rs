@@ -430,3 +430,15 @@ fn vault_addresses_list_a_clusters_nodes_and_refusals_name_the_entry() {
         assert!(got.contains("vaultgate.toml"), "{got}");
     }
 }
+
+#[test]
+fn the_access_log_is_off_unless_asked_for_and_a_wrong_type_is_named() {
+    let d = Dir::new();
+    assert!(!d.parse(GOOD).unwrap().log.requests);
+    let on = format!("{GOOD}[log]\nrequests = true\n");
+    assert!(d.parse(&on).unwrap().log.requests);
+    let wrong = message(d.parse(&format!("{GOOD}[log]\nrequests = \"yes\"\n")));
+    assert!(wrong.contains("log.requests"), "{wrong}");
+    let unknown = message(d.parse(&format!("{GOOD}[log]\nrequest = true\n")));
+    assert!(unknown.contains("requests"), "{unknown}");
+}

@@ -108,6 +108,13 @@ pub fn read_secret(file: &Path) -> Result<Zeroizing<String>, AuthError> {
     Ok(trimmed)
 }
 
+/// Logins in flight at once, across every principal. At start (and after an unlock) every
+/// service logs in together: unbounded, a host with a thousand services sends Vault a
+/// thousand logins at once over as many new connections, and the memory of that burst stays
+/// in vaultgate's heap (docs/benchmarks.md, "Req/s vs distinct callers").
+static LOGINS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(LOGINS_AT_ONCE);
+const LOGINS_AT_ONCE: usize = 16;
+
 /// Logs in once with the configured method. For `auth = "issued"`, `issuer` is the issuer's
 /// current token and `owner` the service the child token is for (written as its metadata).
 pub async fn login(
@@ -117,6 +124,8 @@ pub async fn login(
     issuer: Option<&Token>,
     owner: Option<&Caller>,
 ) -> Result<Login, AuthError> {
+    // The semaphore is never closed, so a permit always comes.
+    let _slot = LOGINS.acquire().await.ok();
     let (method, target, body, token) = match auth {
         AuthConfig::TokenFile { path } => {
             return file_token_login(upstream, namespace, path).await;
