@@ -1,5 +1,6 @@
 //! Real client programs the tests drive: Python with hvac (in `.tools/python`, installed with
-//! OpenBao by `scripts/install-openbao.sh`) and the tools found on `PATH` (curl).
+//! OpenBao by `scripts/install-openbao.sh`), Node.js, curl, and the client scripts kept in
+//! `tests/clients/`.
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,11 @@ pub fn hvac_python() -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("python3");
     cmd.env("PYTHONPATH", hvac_pythonpath()).kill_on_drop(true);
     cmd
+}
+
+/// A script of `tests/clients/`, e.g. `client_script("vault_client.js")`.
+pub fn client_script(name: &str) -> PathBuf {
+    repo().join("tests/clients").join(name)
 }
 
 /// Whether `program --version` runs (curl, node).
