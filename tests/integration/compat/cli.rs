@@ -13,7 +13,7 @@ const CLIENT: &str = "bao CLI";
 /// line (`{P}` the prefix, `{K}` the transit key, `{T}` the plaintext, `{C}` the fixture's
 /// ciphertext, `{R}` the PKI role, `{N}` the common name).
 #[rustfmt::skip]
-const OPS: [(Op, &str); 28] = [
+const OPS: [(Op, &str); 29] = [
     (op("kv put", "preflight; PUT secret/data/P/db", Kind::Policy),
         "kv put -format=json -mount=secret {P}/db colour=blue"),
     (op("kv get", "preflight; GET secret/data/P/db", Kind::Policy),
@@ -42,6 +42,8 @@ const OPS: [(Op, &str); 28] = [
         "kv delete -format=json -mount=secret -versions=1 {P}/db"),
     (op("kv destroy", "preflight; PUT secret/destroy/P/db", Kind::Policy),
         "kv destroy -format=json -mount=secret -versions=1 {P}/db"),
+    (op("kv destroy (a key that does not exist)", "preflight; PUT secret/destroy/P/gone", Kind::Policy),
+        "kv destroy -format=json -mount=secret -versions=1 {P}/gone"),
     (op("kv rollback", "preflight; GET secret/data/P/db, ?version=2; PUT secret/data/P/db (cas)", Kind::Policy),
         "kv rollback -format=json -mount=secret -version=2 {P}/db"),
     (op("kv put -namespace=apps", "X-Vault-Namespace: apps on each: preflight; PUT secret/data/P/db", Kind::Policy),

@@ -17,7 +17,7 @@ const CLIENT: &str = "curl (API docs)";
 type Request = (&'static str, &'static str, Option<&'static str>);
 
 #[rustfmt::skip]
-const OPS: [(Op, Request); 18] = [
+const OPS: [(Op, Request); 21] = [
     (op("create secret (cas 0)", "POST secret/data/P/db", Kind::Policy),
         ("POST", "secret/data/{P}/db", Some(r#"{"options": {"cas": 0}, "data": {"colour": "blue"}}"#))),
     (op("read secret version", "GET secret/data/P/db?version=1", Kind::Policy),
@@ -38,6 +38,14 @@ const OPS: [(Op, Request); 18] = [
         ("POST", "secret/delete/{P}/db", Some(r#"{"versions": [1]}"#))),
     (op("destroy versions", "PUT secret/destroy/P/db", Kind::Policy),
         ("PUT", "secret/destroy/{P}/db", Some(r#"{"versions": [1]}"#))),
+    // Vault asks only `update` of these whether or not the key exists (no existence check):
+    // a cleanup run twice succeeds.
+    (op("delete versions of a key that does not exist", "POST secret/delete/P/gone", Kind::Policy),
+        ("POST", "secret/delete/{P}/gone", Some(r#"{"versions": [1]}"#))),
+    (op("undelete versions of a key that does not exist", "POST secret/undelete/P/gone", Kind::Policy),
+        ("POST", "secret/undelete/{P}/gone", Some(r#"{"versions": [1]}"#))),
+    (op("destroy versions of a key that does not exist", "PUT secret/destroy/P/gone", Kind::Policy),
+        ("PUT", "secret/destroy/{P}/gone", Some(r#"{"versions": [1]}"#))),
     (op("delete metadata", "DELETE secret/metadata/P/db", Kind::Policy),
         ("DELETE", "secret/metadata/{P}/db", None)),
     (op("health", "GET sys/health", Kind::Unauthenticated),
