@@ -17,11 +17,13 @@ mod scripts;
 mod setup;
 
 use std::future::Future;
+use std::path::PathBuf;
 
 use outcome::{Op, Row};
 use setup::{Column, Fixture, ALLOWED, DENIED};
 
-use crate::support::clients::installed;
+use crate::support::clients::{hvac_pythonpath, installed};
+use crate::support::openbao::bao_binary;
 
 /// Runs `run` directly, then through vaultgate as the allowed caller, then as the denied
 /// caller (who aims at what the allowed run made), and pairs the outcomes into rows.
@@ -46,6 +48,37 @@ where
             denied,
         })
         .collect()
+}
+
+/// The versions the table was observed with, as one line.
+async fn versions() -> String {
+    async fn first_line(program: &str, args: &[&str], env: &[(&str, PathBuf)]) -> String {
+        let out = tokio::process::Command::new(program)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .await
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        out.lines().next().unwrap_or("?").to_owned()
+    }
+    let bao = bao_binary().display().to_string();
+    let hvac = "import importlib.metadata as m; print('hvac', m.version('hvac'))";
+    let python = [("PYTHONPATH", hvac_pythonpath())];
+    let parts = [
+        first_line(&bao, &["version"], &[]).await,
+        first_line("python3", &["-c", hvac], &python).await,
+        format!("node {}", first_line("node", &["--version"], &[]).await),
+        first_line("curl", &["--version"], &[]).await,
+    ];
+    let curl: Vec<&str> = parts[3].split_whitespace().take(2).collect();
+    format!(
+        "Observed with {}; {}; {}; {}.",
+        parts[0].split(" (").next().unwrap_or("?"),
+        parts[1],
+        parts[2],
+        curl.join(" ")
+    )
 }
 
 #[tokio::test]
@@ -75,7 +108,7 @@ async fn every_client_operation_behaves_through_vaultgate_as_it_does_directly() 
         (started.elapsed() - setup).as_secs_f64()
     );
     if let Ok(file) = std::env::var("VAULTGATE_COMPAT_TABLE") {
-        std::fs::write(&file, &table).unwrap();
+        std::fs::write(&file, format!("{}\n\n{table}", versions().await)).unwrap();
         eprintln!("compat matrix: table written to {file}");
     }
     let problems = outcome::problems(&rows);
