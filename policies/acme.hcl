@@ -17,7 +17,7 @@ path "secret/metadata/{{tenant}}/{{service}}/*" {
 }
 
 # Soft-delete chosen versions, bring them back, or destroy them for good. Vault asks only
-# "update" of an existing secret here; vaultgate checks that it exists.
+# "update" here, whether or not the secret exists (these endpoints have no existence check).
 path "secret/delete/{{tenant}}/{{service}}/*" {
   capabilities = ["update"]
 }

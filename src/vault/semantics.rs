@@ -1,5 +1,6 @@
 //! `ServerSemantics`: what vaultgate knows of the server behind it, per namespace: whether the
-//! namespace exists, and which mounted paths are sudo, have an existence check or need no
+//! namespace exists, and which mounted paths are sudo, may be creates (`createSupported`: a
+//! Create callback, which matters only where an existence check stands behind it) or need no
 //! token, read from the server's own OpenAPI document. Plain data; `discovery` fills it.
 
 use std::collections::HashMap;
@@ -221,9 +222,11 @@ impl Space {
         let len = mount.iter().map(|m| m.len() + 1).sum::<usize>() - 1;
         match op {
             "data" if has("metadata") => Some(Write::Kv2Data { mount: len }),
-            "metadata" | "delete" | "undelete" | "destroy" if has("data") => {
-                Some(Write::Kv2Key { mount: len })
-            }
+            "metadata" if has("data") => Some(Write::Kv2Key { mount: len }),
+            // `createSupported` says a Create callback exists, not an existence check: these
+            // have none (kv/path_delete.go, path_destroy.go), so Vault asks `update` whether
+            // or not the key exists (HashiCorp's KV plugin registers them as updates only).
+            "delete" | "undelete" | "destroy" if has("data") => Some(Write::Update),
             "encrypt" if has("keys") => Some(Write::TransitEncrypt { mount: len }),
             _ => None,
         }
@@ -312,6 +315,8 @@ mod tests {
             "/kv/team/data/{path}": {"x-vault-createSupported": true},
             "/kv/team/metadata/{path}": {"x-vault-createSupported": true},
             "/kv/team/delete/{path}": {"x-vault-createSupported": true},
+            "/kv/team/undelete/{path}": {"x-vault-createSupported": true},
+            "/kv/team/destroy/{path}": {"x-vault-createSupported": true},
             "/transit/encrypt/{name}": {"x-vault-createSupported": true},
             "/transit/keys/{name}": {"x-vault-createSupported": true},
             "/transit/decrypt/{name}": {},
@@ -319,7 +324,11 @@ mod tests {
             "/pki/issue/{role}": {},
         }}));
         assert_eq!(s.write("kv/team/data/a/b"), Write::Kv2Data { mount: 7 });
-        assert_eq!(s.write("kv/team/delete/a"), Write::Kv2Key { mount: 7 });
+        assert_eq!(s.write("kv/team/metadata/a"), Write::Kv2Key { mount: 7 });
+        // Created or not, Vault reads these as updates: no existence check behind them.
+        for op in ["delete", "undelete", "destroy"] {
+            assert_eq!(s.write(&format!("kv/team/{op}/a")), Write::Update, "{op}");
+        }
         assert_eq!(
             s.write("transit/encrypt/app"),
             Write::TransitEncrypt { mount: 7 }

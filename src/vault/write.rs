@@ -6,13 +6,15 @@
 /// A write's landing as far as create-versus-update goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Write {
-    /// No existence check (the `sys` backend, the token store, PKI issue, …): always
-    /// `update` (OpenBao's `ExistenceCheck` is set on no path of either).
+    /// No existence check (the `sys` backend, the token store, PKI issue, KV v2 `delete`,
+    /// `undelete` and `destroy`, …): always `update` (OpenBao's `ExistenceCheck` is set on
+    /// no path of the first two, nor on those KV v2 paths).
     Update,
     /// KV v2 `<mount>/data/<key>`; `mount` is the mount's length in the landing path.
     Kv2Data { mount: usize },
-    /// KV v2 `<mount>/{metadata,delete,undelete,destroy}/<key>`: the key exists when its
-    /// metadata does (kv/path_metadata.go `metadataExistenceCheck`).
+    /// KV v2 `<mount>/metadata/<key>`: the key exists when its metadata does
+    /// (kv/path_metadata.go `metadataExistenceCheck`). `delete`, `undelete` and `destroy`
+    /// have no existence check: [`Write::Update`].
     Kv2Key { mount: usize },
     /// transit `<mount>/encrypt/<name>`: the key exists (transit/path_encrypt.go
     /// `pathEncryptExistenceCheck`).
@@ -90,14 +92,14 @@ mod tests {
                 metadata: "ns/secret/metadata/a/b".into()
             })
         );
-        let delete = Write::Kv2Key { mount: 7 };
+        let metadata = Write::Kv2Key { mount: 7 };
         assert_eq!(
-            delete.condition("", "kv/team/delete/x", false),
+            metadata.condition("", "kv/team/metadata/x", false),
             Some(WriteCondition::MustExist {
                 probe: "kv/team/metadata/x".into()
             })
         );
-        assert_eq!(delete.condition("", "kv/team/delete/x", true), None);
+        assert_eq!(metadata.condition("", "kv/team/metadata/x", true), None);
         let encrypt = Write::TransitEncrypt { mount: 7 };
         assert_eq!(
             encrypt.condition("", "transit/encrypt/app", false),

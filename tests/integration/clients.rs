@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::support::clients::{hvac_python, installed};
 use crate::support::gate::Gate;
 use crate::support::openbao::OpenBao;
 use crate::support::pki::Pki;
@@ -34,13 +35,11 @@ async fn python_hvac_reads_writes_and_is_denied_through_the_proxy() {
     let pki = Pki::new(&["acme/billing"]);
     let gate = Gate::start(&bao, &pki, &["acme/billing"]).await;
     let (cert, key) = pki.client("acme/billing");
-    let pythonpath = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/python");
-    let out = tokio::process::Command::new("python3")
+    let out = hvac_python()
         .args(["-c", HVAC_SCRIPT, &gate.url()])
         .arg(pki.ca_cert())
         .arg(cert)
         .arg(key)
-        .env("PYTHONPATH", pythonpath)
         .output()
         .await
         .unwrap();
@@ -176,11 +175,7 @@ async fn the_openbao_cli_deletes_reads_metadata_and_looks_up_only_its_view_of_th
 /// curl with the flags the README shows; skipped (with the reason printed) without curl.
 #[tokio::test]
 async fn curl_reads_writes_and_is_denied_with_a_client_certificate() {
-    if std::process::Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
+    if !installed("curl") {
         eprintln!("skipped: curl is not installed");
         return;
     }

@@ -18,6 +18,7 @@ mod cache;
 mod cert_auth;
 mod cli_shape;
 mod clients;
+mod compat;
 mod config_cli;
 mod conformance;
 mod conformance_gen;

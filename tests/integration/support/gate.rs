@@ -68,6 +68,7 @@ impl Gate {
             policies: Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
             vault: bao.vault_table(),
             extra: String::new(),
+            service_policy: BROAD_VAULT_POLICY.to_owned(),
         }
     }
 
@@ -149,7 +150,7 @@ impl Gate {
             .as_deref()
             .expect("a Vault without an address of its own needs .vault(...)");
         let dir = tempfile::tempdir().unwrap();
-        bao.write_policy("vaultgate-test-broad", BROAD_VAULT_POLICY)
+        bao.write_policy("vaultgate-test-broad", &b.service_policy)
             .await;
         bao.enable_approle().await;
         let mut toml = Gate::base_config(vault, pki, policies);
@@ -285,6 +286,7 @@ pub struct GateBuilder<'a, S: Seed = OpenBao> {
     policies: PathBuf,
     vault: Option<String>,
     extra: String,
+    service_policy: String,
 }
 
 impl<S: Seed> GateBuilder<'_, S> {
@@ -311,6 +313,14 @@ impl<S: Seed> GateBuilder<'_, S> {
     /// The `[vault]` table's body (address, timeouts), instead of `Gate::default_vault`.
     pub fn vault(mut self, body: &str) -> Self {
         self.vault = Some(body.to_owned());
+        self
+    }
+
+    /// The Vault policy of the AppRole services' tokens (`vaultgate-test-broad`), instead of
+    /// `BROAD_VAULT_POLICY`; keep it broader than the tenant policies, so that every deny is
+    /// vaultgate's own.
+    pub fn service_policy(mut self, hcl: &str) -> Self {
+        self.service_policy = hcl.to_owned();
         self
     }
 

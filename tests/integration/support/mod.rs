@@ -2,6 +2,7 @@
 //! vaultgate started in-process.
 
 pub mod aws_auth;
+pub mod clients;
 pub mod cluster;
 pub mod collector;
 pub mod gate;
