@@ -26,52 +26,13 @@ use vaultgate::policy::PolicySet;
 use crate::conformance::{
     self, Case, Kind, Proxy, Verdict, AMBIGUOUS_REASON, HELP_REASON, SENSITIVE_REASON, WRITES,
 };
+use crate::support::differential::{self, Rng, Rule};
 use crate::support::openbao::OpenBao;
 
 const FIXED_SEED: u64 = 0x5eed_c0de_2024_0001;
 /// Requests over all seeds of a default run (one fixed and two clock seeds).
 const TOTAL_CASES: usize = 9_000;
 const MIN_CASES_PER_SEED: usize = 3_000;
-
-/// splitmix64: small, fast, and good enough to spread choices; no crate needed.
-pub(crate) struct Rng(pub(crate) u64);
-
-impl Rng {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0; the modulo bias is irrelevant here).
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % u64::try_from(n).unwrap()).unwrap()
-    }
-
-    /// True with probability `percent`/100.
-    pub(crate) fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    /// Picks from (item, weight) pairs.
-    fn weighted<T: Copy>(&mut self, items: &[(T, usize)]) -> T {
-        let total: usize = items.iter().map(|(_, w)| w).sum();
-        let mut at = self.below(total);
-        for (item, weight) in items {
-            if at < *weight {
-                return *item;
-            }
-            at -= weight;
-        }
-        unreachable!("weights sum to total")
-    }
-}
 
 /// Segments shared by rules and requests; `ab` starts like `a`, so `a*` covers both.
 const SEGMENTS: &[&str] = &["a", "b", "ab", "x", "priv"];
@@ -104,13 +65,6 @@ const CAPABILITY_GROUPS: &[&[&str]] = &[
     &["delete"],
     &["patch"],
 ];
-
-/// One stanza of the generated policy.
-#[derive(Debug, Clone)]
-struct Rule {
-    pattern: String,
-    caps: Vec<&'static str>,
-}
 
 fn segments(rng: &mut Rng, n: usize, plus_percent: usize) -> Vec<&'static str> {
     (0..n)
@@ -179,10 +133,7 @@ fn policy(rng: &mut Rng) -> Vec<Rule> {
     while rules.len() < count {
         let rule = if !rules.is_empty() && rng.chance(12) {
             // The same path string again: capabilities OR-ed, a deny wins alone.
-            Rule {
-                pattern: rng.pick(&rules).pattern.clone(),
-                caps: capabilities(rng),
-            }
+            Rule::new(rng.pick(&rules).pattern.clone(), capabilities(rng))
         } else if rng.chance(12) {
             // A list-only rule on a metadata path, reached by LIST through the fallback that
             // trims the `/` a list appends (`secret/metadata/a` grants `LIST …/a/`).
@@ -191,33 +142,13 @@ fn policy(rng: &mut Rng) -> Vec<Rule> {
             if rng.chance(15) {
                 pattern.push('/');
             }
-            Rule {
-                pattern,
-                caps: vec!["list"],
-            }
+            Rule::new(pattern, vec!["list"])
         } else {
-            Rule {
-                pattern: pattern(rng),
-                caps: capabilities(rng),
-            }
+            Rule::new(pattern(rng), capabilities(rng))
         };
         rules.push(rule);
     }
     rules
-}
-
-fn policy_hcl(rules: &[Rule]) -> String {
-    rules
-        .iter()
-        .map(|rule| {
-            let caps: Vec<String> = rule.caps.iter().map(|c| format!("{c:?}")).collect();
-            format!(
-                "path \"{}\" {{\n  capabilities = [{}]\n}}\n",
-                rule.pattern,
-                caps.join(", ")
-            )
-        })
-        .collect()
 }
 
 /// Merged capabilities of one pattern string: OR-ed, with deny alone.
@@ -361,7 +292,7 @@ struct Tally {
 async fn run_seed(seed: u64, cases: usize, client: &reqwest::Client) -> (Tally, String) {
     let mut rng = Rng(seed);
     let rules = policy(&mut rng);
-    let hcl = policy_hcl(&rules);
+    let hcl = differential::hcl(&rules);
 
     let bao = OpenBao::start().await;
     let (status, body) = bao
@@ -449,33 +380,10 @@ fn is_sensitive(path: &str) -> bool {
     path == "cubbyhole" || path.starts_with("cubbyhole/")
 }
 
-/// The fixed seed, then `CONFORMANCE_SEED` (comma-separated) or two seeds from the clock.
-fn seeds() -> Vec<u64> {
-    let mut seeds = vec![FIXED_SEED];
-    match std::env::var("CONFORMANCE_SEED") {
-        Ok(list) => seeds.extend(list.split(',').map(|s| {
-            s.trim()
-                .parse::<u64>()
-                .unwrap_or_else(|e| panic!("CONFORMANCE_SEED {s:?}: {e}"))
-        })),
-        Err(_) => {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos();
-            // Truncation is fine: only the low bits vary between runs anyway.
-            let mut clock = Rng(nanos as u64);
-            seeds.push(clock.next());
-            seeds.push(clock.next());
-        }
-    }
-    seeds
-}
-
 #[tokio::test]
 async fn generated_policy_decisions_agree_with_openbao() {
     let started = Instant::now();
-    let seeds = seeds();
+    let seeds = differential::seeds(FIXED_SEED, "CONFORMANCE_SEED", 2);
     // Enough per seed that a default run reaches TOTAL_CASES; a replay with fewer seeds
     // runs more requests per seed, whose first ones are those of the default run.
     let per_seed = MIN_CASES_PER_SEED.max(TOTAL_CASES.div_ceil(seeds.len()));

@@ -15,7 +15,7 @@
 
 use serde_json::{json, Value};
 
-use crate::conformance_gen::Rng;
+use crate::support::differential::{self, hcl, send, Rng, Rule, EVERYTHING};
 use crate::support::gate::Gate;
 use crate::support::openbao::OpenBao;
 use crate::support::pki::Pki;
@@ -28,8 +28,6 @@ const MIN_CASES: usize = 2_000;
 /// Namespaces that exist on the server; `nosuch` is used in requests and never created.
 const NAMESPACES: [&str; 3] = ["acme", "acme/team", "globex"];
 const REQUEST_NAMESPACES: [&str; 5] = ["", "acme", "acme/team", "globex", "nosuch"];
-
-const EVERYTHING: &str = r#"path "*" { capabilities = ["create", "read", "update", "patch", "delete", "list", "sudo"] }"#;
 
 /// Endpoints, relative to the namespace they land in: method, path, body, and what the test
 /// itself holds them to (independently of vaultgate's tables).
@@ -153,11 +151,6 @@ const RULE_TAILS: &[&str] = &[
 ];
 const CAPS: [&str; 6] = ["create", "read", "update", "delete", "list", "sudo"];
 
-struct Rule {
-    pattern: String,
-    caps: Vec<&'static str>,
-}
-
 fn policy(rng: &mut Rng) -> Vec<Rule> {
     // Every policy allows some plain KV traffic, so each seed has forwarded cases to judge.
     let base = [
@@ -166,10 +159,7 @@ fn policy(rng: &mut Rng) -> Vec<Rule> {
         ("globex/*", vec!["read", "list"]),
     ]
     .into_iter()
-    .map(|(pattern, caps)| Rule {
-        pattern: pattern.to_owned(),
-        caps,
-    });
+    .map(|(pattern, caps)| Rule::new(pattern, caps));
     let generated: Vec<Rule> = (0..15 + rng.below(15))
         .map(|_| {
             // Globs over namespaces and engines, or an exact rule naming one target in one
@@ -190,25 +180,11 @@ fn policy(rng: &mut Rng) -> Vec<Rule> {
             } else {
                 CAPS.iter().copied().filter(|_| rng.chance(65)).collect()
             };
-            Rule { pattern, caps }
+            Rule::new(pattern, caps)
         })
         .filter(|r| !r.caps.is_empty())
         .collect();
     base.chain(generated).collect()
-}
-
-fn hcl(rules: &[Rule]) -> String {
-    rules
-        .iter()
-        .map(|r| {
-            let caps: Vec<String> = r.caps.iter().map(|c| format!("{c:?}")).collect();
-            format!(
-                "path \"{}\" {{ capabilities = [{}] }}\n",
-                r.pattern,
-                caps.join(", ")
-            )
-        })
-        .collect()
 }
 
 /// Vault's pattern match on the full path: `+` one segment, a trailing `*` a prefix.
@@ -243,42 +219,6 @@ fn landing(full: &str) -> (&str, &str) {
         })
         .max_by_key(|(ns, _)| ns.len())
         .unwrap_or(("", full))
-}
-
-struct Sent {
-    status: u16,
-    text: String,
-}
-
-async fn send(
-    client: &reqwest::Client,
-    base: &str,
-    method: &str,
-    header: Option<&str>,
-    path: &str,
-    body: Option<&str>,
-    token: Option<&str>,
-) -> Sent {
-    let mut req = client.request(
-        reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
-        format!("{base}/v1/{path}"),
-    );
-    if let Some(ns) = header {
-        req = req.header("X-Vault-Namespace", ns);
-    }
-    if let Some(t) = token {
-        req = req.header("X-Vault-Token", t);
-    }
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_owned());
-    }
-    let resp = req.send().await.unwrap();
-    Sent {
-        status: resp.status().as_u16(),
-        text: resp.text().await.unwrap_or_default(),
-    }
 }
 
 async fn server() -> OpenBao {
@@ -415,7 +355,7 @@ async fn run_seed(seed: u64, declared: bool, cases: usize, pki: &Pki) -> Tally {
         )
         .await;
         tally.cases += 1;
-        let forwarded = !via.text.contains("vaultgate");
+        let forwarded = !via.by_vaultgate();
         if !forwarded {
             tally.refused += usize::from(via.status == 400);
             continue;
@@ -432,7 +372,7 @@ async fn run_seed(seed: u64, declared: bool, cases: usize, pki: &Pki) -> Tally {
             Some(alone) => alone,
             None => oracle().await,
         };
-        if alone.status == 403 && alone.text.contains("permission denied") {
+        if alone.acl_denied() {
             tally
                 .bypasses
                 .push(format!("{label}: OpenBao denies it under the same policy"));
@@ -471,28 +411,11 @@ async fn run_seed(seed: u64, declared: bool, cases: usize, pki: &Pki) -> Tally {
     tally
 }
 
-fn seeds() -> Vec<u64> {
-    let mut seeds = vec![FIXED_SEED];
-    match std::env::var("CONFORMANCE_NS_SEED") {
-        Ok(list) => seeds.extend(list.split(',').map(|s| s.trim().parse::<u64>().unwrap())),
-        Err(_) => {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos();
-            let mut clock = Rng(nanos as u64);
-            seeds.push(clock.next());
-            seeds.push(clock.next());
-        }
-    }
-    seeds
-}
-
 #[tokio::test]
 async fn namespace_splits_never_allow_more_than_the_policy() {
     let pki = Pki::new(&["t/s"]);
     let (mut total, mut bypasses) = (0, Vec::new());
-    let seeds = seeds();
+    let seeds = differential::seeds(FIXED_SEED, "CONFORMANCE_NS_SEED", 2);
     let per_seed = CASES_PER_SEED.max(MIN_CASES.div_ceil(seeds.len()));
     for (i, seed) in seeds.into_iter().enumerate() {
         let declared = i % 2 == 1;

@@ -5,6 +5,7 @@ pub mod aws_auth;
 pub mod clients;
 pub mod cluster;
 pub mod collector;
+pub mod differential;
 pub mod gate;
 pub mod moto;
 pub mod openbao;
