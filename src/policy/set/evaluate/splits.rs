@@ -157,3 +157,27 @@ fn reads_vault_serves_without_a_token_go_without_one() {
     let d = decide(&none, &op(Verb::Read, "a/sys/health"), &k, "");
     assert!(!d.anonymous, "{}", d.reason);
 }
+
+#[test]
+fn kv2_version_writes_need_update_alone_and_no_probe() {
+    // OpenBao asks `update` of KV v2 delete, undelete and destroy whether or not the key
+    // exists (no existence check): no probe of the key, so a missing one is no refusal.
+    let mut k = known();
+    k.space_mut("").add_document(&json!({"paths": {
+        "/secret/metadata/{path}": {"x-vault-createSupported": true},
+        "/secret/delete/{path}": {"x-vault-createSupported": true},
+        "/secret/undelete/{path}": {"x-vault-createSupported": true},
+        "/secret/destroy/{path}": {"x-vault-createSupported": true},
+    }}));
+    let update = one(r#"path "secret/+/x" { capabilities = ["update"] }"#);
+    let create = one(r#"path "secret/+/x" { capabilities = ["create"] }"#);
+    for path in ["secret/delete/x", "secret/undelete/x", "secret/destroy/x"] {
+        let d = decide(&update, &op(Verb::Write, path), &k, "");
+        assert!(d.allowed && d.condition.is_none(), "{path}: {}", d.reason);
+        let d = decide(&create, &op(Verb::Write, path), &k, "");
+        assert!(!d.allowed, "{path}: {}", d.reason);
+    }
+    // The metadata has an existence check: update alone goes on only if the key exists.
+    let d = decide(&update, &op(Verb::Write, "secret/metadata/x"), &k, "");
+    assert!(d.allowed && d.condition.is_some(), "{}", d.reason);
+}
