@@ -45,7 +45,7 @@ pub(crate) fn check(rule: &Rule, data: &Map<String, Value>) -> Result<(), Parame
         }
         for (name, value) in data {
             if let Some(values) = denied.get(&name.to_lowercase()) {
-                if in_list(value, values) {
+                if in_list(value, values, Numbers::ByValue) {
                     return Err(ParameterRefusal::Denied(name.clone()));
                 }
             }
@@ -60,7 +60,7 @@ pub(crate) fn check(rule: &Rule, data: &Map<String, Value>) -> Result<(), Parame
     }
     for (name, value) in data {
         match allowed.get(&name.to_lowercase()) {
-            Some(values) if !in_list(value, values) => {
+            Some(values) if !in_list(value, values, Numbers::Never) => {
                 return Err(ParameterRefusal::NotAllowed(name.clone()))
             }
             Some(_) => {}
@@ -71,15 +71,29 @@ pub(crate) fn check(rule: &Rule, data: &Map<String, Value>) -> Result<(), Parame
     Ok(())
 }
 
-/// An empty list holds every value; otherwise strings glob-match and others compare equal.
-fn in_list(value: &Value, list: &[Value]) -> bool {
-    list.is_empty() || list.iter().any(|item| value_matches(item, value))
+/// How a number in a policy's value list meets a number in the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Numbers {
+    /// By value, however either side writes it (`1`, `1.0`): a denied number is denied
+    /// whatever the request's notation. Stricter than Vault, on purpose.
+    ByValue,
+    /// Never equal, as in Vault: the policy's numbers decode as Go `int` or `float64`, the
+    /// request's as `json.Number` (or strings, from a form or a query), and
+    /// `reflect.DeepEqual` tells the types apart, so a number in `allowed_parameters`, alone
+    /// or inside a list or object, allows nothing (OpenBao 2.7.2 answers 403). Comparing
+    /// by value there allowed what Vault denies (found by the engines differential test).
+    Never,
 }
 
-fn value_matches(item: &Value, value: &Value) -> bool {
+/// An empty list holds every value; otherwise strings glob-match and others compare equal.
+fn in_list(value: &Value, list: &[Value], numbers: Numbers) -> bool {
+    list.is_empty() || list.iter().any(|item| value_matches(item, value, numbers))
+}
+
+fn value_matches(item: &Value, value: &Value, numbers: Numbers) -> bool {
     match (item, value) {
         (Value::String(pattern), Value::String(text)) => glob_matches(pattern, text),
-        _ => deep_equal(item, value),
+        _ => deep_equal(item, value, numbers),
     }
 }
 
@@ -96,22 +110,23 @@ fn glob_matches(pattern: &str, text: &str) -> bool {
     }
 }
 
-/// Go's `reflect.DeepEqual` on decoded JSON, except that numbers compare by value: policy
-/// numbers and request numbers are decoded differently, and a `1` vs `1.0` mismatch must not
-/// let a denied value through.
-fn deep_equal(a: &Value, b: &Value) -> bool {
+/// Go's `reflect.DeepEqual` on decoded JSON, with numbers compared as `numbers` says.
+fn deep_equal(a: &Value, b: &Value, numbers: Numbers) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
-            (Some(x), Some(y)) => x == y,
-            _ => x == y,
+        (Value::Number(x), Value::Number(y)) => match numbers {
+            Numbers::Never => false,
+            Numbers::ByValue => match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) => x == y,
+                _ => x == y,
+            },
         },
         (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| deep_equal(x, y))
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| deep_equal(x, y, numbers))
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
                 && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
+                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w, numbers)))
         }
         _ => a == b,
     }

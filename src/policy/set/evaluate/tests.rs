@@ -187,9 +187,9 @@ path "allow-any" {
         (
             Verb::Write,
             "allow",
-            json!({"n": 1.0}),
-            true,
-            "numbers compare by value",
+            json!({"n": 1}),
+            false,
+            "an allowed number matches nothing, as in Vault",
         ),
         (
             Verb::Write,
@@ -217,6 +217,38 @@ path "allow-any" {
         let d = decide(&set, &with_params(*verb, path, params.clone()));
         assert_eq!(d.allowed, *expected, "{path} {params}: {why}: {}", d.reason);
     }
+}
+
+#[test]
+fn numbers_allow_nothing_and_deny_by_value() {
+    // OpenBao 2.7.2 with the same rules: 403 for `max_versions` 5 and `versions` [2] under
+    // the allowed lists (reflect.DeepEqual of the policy's int and the body's json.Number),
+    // 204 for `true` and `["1"]`, and 204 for `max_versions` 5 under the denied list, which
+    // vaultgate refuses on purpose.
+    let set = one(r#"
+path "allow" {
+  capabilities = ["create", "update"]
+  allowed_parameters = {
+    "max_versions" = [5]
+    "versions" = [[2], ["1"]]
+    "cas_required" = [true]
+  }
+}
+path "deny" {
+  capabilities = ["create", "update"]
+  denied_parameters = { "max_versions" = [5] }
+}
+"#);
+    let check = |path: &str, params: Value| {
+        decide(&set, &with_params(Verb::Write, path, params.clone())).allowed
+    };
+    assert!(!check("allow", json!({"max_versions": 5})));
+    assert!(!check("allow", json!({"max_versions": 5.0})));
+    assert!(!check("allow", json!({"versions": [2]})));
+    assert!(check("allow", json!({"versions": ["1"]})));
+    assert!(check("allow", json!({"cas_required": true})));
+    assert!(!check("deny", json!({"max_versions": 5.0})));
+    assert!(check("deny", json!({"max_versions": 3})));
 }
 
 #[test]
