@@ -319,12 +319,22 @@ fn parameters(entry: &Entry) -> Parsed<Option<ParameterMap>> {
         return Err(type_error(entry, EXPECTED));
     };
     let mut map = ParameterMap::new();
+    let mut spelled: BTreeMap<String, &str> = BTreeMap::new();
     for param in params {
         let Node::Array(values) = &param.value else {
             return Err(type_error(entry, EXPECTED));
         };
-        // Repeated names inside one block are merged like Vault merges policies.
-        map.entry(param.key.to_lowercase())
+        // Vault lowercases the names into a Go map, so of two spellings of one name the
+        // last one its (unordered) loop visits wins; joining them would allow more.
+        let name = param.key.to_lowercase();
+        if let Some(first) = spelled.insert(name.clone(), &param.key) {
+            if first != param.key {
+                let problem = Problem::ParameterCase(first.to_owned(), param.key.clone());
+                return Err((param.line, problem));
+            }
+        }
+        // A name repeated as written (JSON keeps both) is joined, as OpenBao's reader does.
+        map.entry(name)
             .or_default()
             .extend(values.iter().map(json_value));
     }

@@ -59,4 +59,8 @@ pub enum Problem {
     WrappingBounds,
     #[error("expressions (variables, functions, interpolation) are not allowed in policies")]
     Expression,
+    #[error("{0:?} appears twice in one object: OpenBao joins the two, vaultgate's HCL reader would keep only the last; write it once")]
+    RepeatedKey(String),
+    #[error("parameters {0:?} and {1:?} differ only in case: Vault keeps one of the two (which one varies), so write one")]
+    ParameterCase(String, String),
 }

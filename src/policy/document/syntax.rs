@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use hcl::edit::expr::{Expression, ObjectKey};
+use hcl::edit::expr::{Expression, Object, ObjectKey};
 use hcl::edit::structure::{Body, Structure};
 use hcl::edit::Span;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -106,6 +106,11 @@ fn expr_node(text: &str, expr: &Expression, line: u32) -> Result<Node, Located> 
                 .collect::<Result<_, _>>()?,
         ),
         Expression::Object(object) => {
+            if let Some(at) = dropped(text, object) {
+                let key = text[at..].split(['=', ':']).next().unwrap_or_default();
+                let key = key.trim().trim_matches('"').to_owned();
+                return Err((line_at(text, at), Problem::RepeatedKey(key)));
+            }
             let mut entries = Vec::new();
             for (key, value) in object.iter() {
                 let (key, key_line) = match key {
@@ -129,6 +134,49 @@ fn expr_node(text: &str, expr: &Expression, line: u32) -> Result<Node, Located> 
         // than guessed at.
         _ => return Err((line, Problem::Expression)),
     })
+}
+
+/// Where the object's text holds an entry its parsed form lost, if it does: hcl-edit keeps
+/// one entry per key (the last), where OpenBao's HCL reader joins a repeated key's lists, so
+/// a repeated `denied_parameters` name would deny less here than there (found by the engines
+/// differential test). Around the entries that were kept there may be only spaces, commas
+/// and comments.
+fn dropped(text: &str, object: &Object) -> Option<usize> {
+    let span = object.span()?;
+    let mut kept = Vec::new();
+    for (key, value) in object.iter() {
+        let key = match key {
+            ObjectKey::Ident(ident) => ident.span(),
+            ObjectKey::Expression(expr) => expr.span(),
+        };
+        kept.push((key?.start, value.expr().span()?.end));
+    }
+    kept.sort_unstable();
+    let mut at = span.start + 1;
+    let closing = span.end.saturating_sub(1);
+    for (start, end) in kept.into_iter().chain([(closing, closing)]) {
+        let gap = text.get(at..start)?;
+        let filler = gap.len() - skip_filler(gap).len();
+        if filler < gap.len() {
+            return Some(at + filler);
+        }
+        at = end;
+    }
+    None
+}
+
+/// `text` after its leading spaces, commas and comments.
+fn skip_filler(mut text: &str) -> &str {
+    loop {
+        text = text.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+        if text.starts_with('#') || text.starts_with("//") {
+            text = text.split_once('\n').map_or("", |(_, rest)| rest);
+        } else if let Some(rest) = text.strip_prefix("/*") {
+            text = rest.split_once("*/").map_or("", |(_, rest)| rest);
+        } else {
+            return text;
+        }
+    }
 }
 
 fn json_number(n: &hcl::Number) -> Option<serde_json::Number> {

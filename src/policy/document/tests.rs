@@ -244,3 +244,37 @@ fn expiration_parses_rfc3339() {
     let expected = SystemTime::UNIX_EPOCH + Duration::from_secs(981_173_106);
     assert_eq!(doc.rules[0].expires, Some(expected));
 }
+
+#[test]
+fn a_name_twice_in_one_parameter_map_is_refused_or_joined_as_openbao_reads_it() {
+    // OpenBao 2.7.2 denies both "a" and "b" here; hcl-edit kept only the last list, so
+    // vaultgate denied "b" alone and forwarded "a".
+    let twice = "path \"kv/x\" {\n  capabilities = [\"update\"]\n  denied_parameters = {\n    \"k\" = [\"a\"]\n    \"k\" = [\"b\"]\n  }\n}";
+    let got = error("acme.hcl", twice);
+    assert!(
+        got.contains("acme.hcl:4: \"k\" appears twice in one object"),
+        "{got}"
+    );
+    let nested = "path \"kv/x\" {\n  capabilities = [\"update\"]\n  allowed_parameters = { \"m\" = [{ a = \"1\", a = \"2\" }] }\n}";
+    assert!(error("acme.hcl", nested).contains("\"a\" appears twice"));
+    // Two spellings of one name: Vault keeps one of them, which one varies.
+    let case = "path \"kv/x\" {\n  capabilities = [\"update\"]\n  allowed_parameters = {\n    \"k\" = [\"a\"]\n    \"K\" = [\"b\"]\n  }\n}";
+    assert!(
+        error("acme.hcl", case)
+            .contains("acme.hcl:5: parameters \"k\" and \"K\" differ only in case"),
+        "{}",
+        error("acme.hcl", case)
+    );
+    // JSON keeps a repeated key, and its lists are joined as in OpenBao.
+    let json = r#"{"path": {"kv/x": {"capabilities": ["update"], "denied_parameters": {"k": ["a"], "k": ["b"]}}}}"#;
+    let doc = match parse(Path::new("acme.json"), json, Format::Json) {
+        Ok(doc) => doc,
+        Err(err) => panic!("{err}"),
+    };
+    let denied = doc.rules[0].denied_parameters.clone().unwrap_or_default();
+    assert_eq!(denied["k"], vec![Value::from("a"), Value::from("b")]);
+    // Spaces, commas and comments around the entries are not a repeat.
+    let fine = hcl("path \"kv/x\" {\n  capabilities = [\"update\"]\n  allowed_parameters = {\n    # names\n    k = [\"a\"] # any\n    \"j\" : /* c */ [], // j\n    l = [{ a = 1, b = 2 }]\n  }\n}");
+    let allowed = fine.rules[0].allowed_parameters.clone().unwrap_or_default();
+    assert_eq!(allowed.len(), 3, "{allowed:?}");
+}
