@@ -27,9 +27,11 @@ pub enum Write {
 /// makes it hold before (or by how) it forwards. Paths are full paths, as forwarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteCondition {
-    /// KV v2, `create` only: sent with `options.cas = 0`, so Vault itself refuses to
-    /// overwrite an existing key.
-    CasCreate,
+    /// KV v2, `create` only: the key's `metadata` must not exist (Vault's existence check
+    /// reads the metadata, which can exist without any version: `current_version` 0), and
+    /// the write is sent with `options.cas = 0`, so Vault itself refuses it if a version
+    /// was written meanwhile.
+    CasCreate { metadata: String },
     /// KV v2, `update` only: sent with the key's current version as `options.cas`, read
     /// from `metadata` just before; Vault refuses it if the key is gone or changed.
     CasUpdate { metadata: String },
@@ -57,7 +59,9 @@ impl Write {
         };
         let (_, key) = rest.split_once('/')?;
         match (*self, create) {
-            (Write::Kv2Data { .. }, true) => Some(WriteCondition::CasCreate),
+            (Write::Kv2Data { .. }, true) => Some(WriteCondition::CasCreate {
+                metadata: format!("{prefix}{mount}/metadata/{key}"),
+            }),
             (Write::Kv2Data { .. }, false) => Some(WriteCondition::CasUpdate {
                 metadata: format!("{prefix}{mount}/metadata/{key}"),
             }),
@@ -84,7 +88,9 @@ mod tests {
         let data = Write::Kv2Data { mount: 6 };
         assert_eq!(
             data.condition("", "secret/data/a/b", true),
-            Some(WriteCondition::CasCreate)
+            Some(WriteCondition::CasCreate {
+                metadata: "secret/metadata/a/b".into()
+            })
         );
         assert_eq!(
             data.condition("ns/", "secret/data/a/b", false),

@@ -317,7 +317,9 @@ pub(crate) fn evaluate(
     );
     if let Some(condition) = condition {
         decision.reason.push_str(match condition {
-            WriteCondition::CasCreate => " (sent with cas=0: Vault refuses to overwrite)",
+            WriteCondition::CasCreate { .. } => {
+                " (if the key has no metadata, sent with cas=0: Vault refuses to overwrite)"
+            }
             WriteCondition::CasUpdate { .. } => {
                 " (sent with the current version as cas: Vault refuses to create)"
             }
