@@ -47,13 +47,12 @@ fn plan(condition: &WriteCondition, asked: Option<u64>) -> Result<Plan<'_>, Refu
         (WriteCondition::CasCreate { .. }, Some(_)) => {
             return Err("the rule grants create only: a write with cas > 0 updates".into())
         }
-        // cas = 0 creates a key without metadata, and updates one whose metadata has no
-        // version yet: an update only if the metadata is there.
-        (WriteCondition::CasUpdate { metadata }, Some(0)) => {
-            plan(Some((metadata, true)), Cas::Set(0))
+        // The caller's own cas, once the metadata is there: cas = 0 also updates a key whose
+        // metadata has no version yet. (Vault would refuse cas > 0 on a key without metadata
+        // with a 400; vaultgate answers the 403 Vault's ACL gives.)
+        (WriteCondition::CasUpdate { metadata }, Some(version)) => {
+            plan(Some((metadata, true)), Cas::Set(version))
         }
-        // Vault refuses cas > 0 on a key without metadata (its current version is 0).
-        (WriteCondition::CasUpdate { .. }, Some(version)) => plan(None, Cas::Set(version)),
         (WriteCondition::CasUpdate { metadata }, None) => {
             plan(Some((metadata, true)), Cas::Current)
         }
@@ -176,7 +175,7 @@ mod tests {
         };
         assert_eq!(plan(&update, Some(0)), Ok(want));
         let want = Plan {
-            read: None,
+            read: Some((m, true)),
             cas: Cas::Set(3),
         };
         assert_eq!(plan(&update, Some(3)), Ok(want));
