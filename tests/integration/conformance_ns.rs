@@ -15,7 +15,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::differential::{self, hcl, send, Rng, Rule, EVERYTHING};
+use crate::support::differential::{self, hcl, matches, send, Rng, Rule, EVERYTHING};
 use crate::support::gate::Gate;
 use crate::support::openbao::OpenBao;
 use crate::support::pki::Pki;
@@ -185,27 +185,6 @@ fn policy(rng: &mut Rng) -> Vec<Rule> {
         .filter(|r| !r.caps.is_empty())
         .collect();
     base.chain(generated).collect()
-}
-
-/// Vault's pattern match on the full path: `+` one segment, a trailing `*` a prefix.
-fn matches(pattern: &str, path: &str) -> bool {
-    let (body, glob) = match pattern.strip_suffix('*') {
-        Some(b) => (b, true),
-        None => (pattern, false),
-    };
-    let pats: Vec<&str> = body.split('/').collect();
-    let segs: Vec<&str> = path.split('/').collect();
-    if !glob && pats.len() != segs.len() || glob && segs.len() < pats.len() {
-        return false;
-    }
-    pats.iter().enumerate().all(|(i, p)| {
-        let last = i + 1 == pats.len();
-        match (*p, last && glob) {
-            ("+", _) => true,
-            (p, true) => segs[i..].join("/").starts_with(p),
-            (p, false) => segs[i] == p,
-        }
-    })
 }
 
 /// The namespace OpenBao routes a full path into: the longest existing one before a path.

@@ -21,6 +21,7 @@ mod clients;
 mod compat;
 mod config_cli;
 mod conformance;
+mod conformance_engines;
 mod conformance_gen;
 mod conformance_ns;
 mod core_flow;

@@ -109,6 +109,28 @@ pub fn hcl(rules: &[Rule]) -> String {
         .collect()
 }
 
+/// Vault's pattern match of one rule on a path: `+` one segment, a trailing `*` a prefix
+/// (for aiming requests and independent checks; the priority among rules is not modelled).
+pub fn matches(pattern: &str, path: &str) -> bool {
+    let (body, glob) = match pattern.strip_suffix('*') {
+        Some(b) => (b, true),
+        None => (pattern, false),
+    };
+    let pats: Vec<&str> = body.split('/').collect();
+    let segs: Vec<&str> = path.split('/').collect();
+    if !glob && pats.len() != segs.len() || glob && segs.len() < pats.len() {
+        return false;
+    }
+    pats.iter().enumerate().all(|(i, p)| {
+        let last = i + 1 == pats.len();
+        match (*p, last && glob) {
+            ("+", _) => true,
+            (p, true) => segs[i..].join("/").starts_with(p),
+            (p, false) => segs[i] == p,
+        }
+    })
+}
+
 /// An answer: status and body text.
 pub struct Sent {
     pub status: u16,
