@@ -40,7 +40,9 @@ impl std::fmt::Display for Request {
         write!(f, "{} /v1/{}", self.method, self.path)?;
         match &self.body {
             // The fixtures (ciphertext, CSR, certificate) are long and differ per server.
-            Some(body) if body.len() > 120 => write!(f, " {}…", &body[..60]),
+            Some(body) if body.len() > 120 => {
+                write!(f, " {}…", body.chars().take(60).collect::<String>())
+            }
             Some(body) => write!(f, " {body}"),
             None => Ok(()),
         }
