@@ -6,8 +6,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::drain_tasks;
+use std::sync::Arc;
+
 use crate::audit::Auditor;
 use crate::config::{Config, PrincipalConfig};
+use crate::lease::Leases;
 use crate::principal::cell::TokenCell;
 use crate::principal::renewer::{Lifecycle, Renewer, Timing, VaultTokens};
 use crate::principal::{Principal, Role};
@@ -29,7 +32,7 @@ impl Renewers {
     /// principals they publish tokens for, the issuer first.
     pub(super) fn start(
         config: &Config,
-        parts: (&Upstream, &Auditor, &Lockdown),
+        parts: (&Upstream, &Auditor, &Lockdown, &Arc<Leases>),
         timing: Timing,
     ) -> (Renewers, Vec<Principal>) {
         let mut renewers = Renewers {
@@ -46,6 +49,7 @@ impl Renewers {
                 cell: cell.clone(),
                 namespace: p.namespace.clone(),
                 service: None,
+                renew_leases: false,
             });
             cell
         });
@@ -60,6 +64,7 @@ impl Renewers {
                 cell,
                 namespace: service.principal.namespace.clone(),
                 service: Some(service.caller.clone()),
+                renew_leases: service.principal.renew_leases,
             });
         }
         (renewers, principals)
@@ -77,10 +82,10 @@ impl Renewers {
         &mut self,
         principal: &PrincipalConfig,
         role: Role,
-        shared: (&Upstream, &Auditor, &Lockdown),
+        shared: (&Upstream, &Auditor, &Lockdown, &Arc<Leases>),
         timing: Timing,
     ) -> TokenCell {
-        let (upstream, auditor, lockdown) = shared;
+        let (upstream, auditor, lockdown, leases) = shared;
         let issuer = matches!(role, Role::Issuer);
         let (renewer, cell) = Renewer::new(
             principal.clone(),
@@ -88,6 +93,7 @@ impl Renewers {
             VaultTokens(upstream.clone()),
             auditor.clone(),
             timing,
+            leases.clone(),
         );
         let (set, stop, name) = if issuer {
             (&mut self.issuer, &self.stop_issuer, "issuer renewer")
