@@ -16,7 +16,7 @@ use crate::cache::ReadCache;
 use crate::config::Config;
 use crate::discovery::{Discovery, Viewer, REFRESH_EVERY};
 use crate::identity::Caller;
-use crate::lease::{self, renewal::LeaseRenewal, Leases};
+use crate::lease::{self, Leases};
 use crate::listener::{Listener, ListenerError};
 use crate::metrics::Metrics;
 use crate::policy::{PolicyError, PolicyStore};
@@ -153,14 +153,6 @@ impl App {
         let leases = Arc::new(Leases::new(lease::CAPACITY));
         let parts = (&upstream, &auditor, &lockdown, &leases);
         let (renewers, principals) = Renewers::start(&config, parts, tuning.renewer);
-        if config.services.iter().any(|s| s.principal.renew_leases) {
-            let renewal = LeaseRenewal::new(leases.clone(), upstream.clone(), auditor.clone());
-            let stop = shutdown.clone();
-            tasks.spawn(async move {
-                renewal.run(stop).await;
-                "lease renewal"
-            });
-        }
 
         let viewers = principals
             .iter()

@@ -1,6 +1,7 @@
 //! The renewer tasks of every principal: the issuer's first (services' child tokens need
-//! it), then one per service; stopped in the reverse order, so that services revoke their
-//! tokens before the issuer, whose revocation would take its child tokens along.
+//! it), then one per service, and the lease renewal task when a service asks for it;
+//! stopped in the reverse order, so that services revoke their tokens before the issuer,
+//! whose revocation would take its child tokens along.
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use crate::audit::Auditor;
 use crate::config::{Config, PrincipalConfig};
+use crate::lease::renewal::LeaseRenewal;
 use crate::lease::Leases;
 use crate::principal::cell::TokenCell;
 use crate::principal::renewer::{Lifecycle, Renewer, Timing, VaultTokens};
@@ -65,6 +67,15 @@ impl Renewers {
                 namespace: service.principal.namespace.clone(),
                 service: Some(service.caller.clone()),
                 renew_leases: service.principal.renew_leases,
+            });
+        }
+        if config.services.iter().any(|s| s.principal.renew_leases) {
+            let (upstream, auditor, _, leases) = parts;
+            let renewal = LeaseRenewal::new(leases.clone(), upstream.clone(), auditor.clone());
+            let stop = renewers.stop_services.clone();
+            renewers.services.spawn(async move {
+                renewal.run(stop).await;
+                "lease renewal"
             });
         }
         (renewers, principals)
