@@ -104,6 +104,13 @@ impl PathSpec {
 
     /// Whether `rel` (relative to the namespace, no leading `/`) is this endpoint.
     pub fn matches(&self, rel: &str) -> bool {
+        self.fit(rel).is_some()
+    }
+
+    /// How `rel` fits this template: `Some(true)` slash for slash, `Some(false)` a path
+    /// without the template's trailing slash (Vault's `…/?$` patterns are documented with
+    /// it), `None` not at all.
+    fn fit(&self, rel: &str) -> Option<bool> {
         let (body, slash) = match rel.strip_suffix('/') {
             Some(body) => (body, true),
             None => (rel, false),
@@ -115,21 +122,27 @@ impl PathSpec {
             let last = i + 1 == self.segments.len();
             let part = parts.next();
             match segment {
-                Segment::Rest => return part.is_some(),
-                Segment::Field if last => return part.is_some(),
+                Segment::Rest | Segment::Field if last => return part.is_some().then_some(true),
+                Segment::Rest => return part.is_some().then_some(true),
                 Segment::Field => {
                     if part.is_none_or(|p| p.is_empty()) {
-                        return false;
+                        return None;
                     }
                 }
                 Segment::Literal(lit) => {
                     if part != Some(lit.as_str()) {
-                        return false;
+                        return None;
                     }
                 }
             }
         }
-        parts.next().is_none() && (slash == self.trailing_slash || !slash)
+        if parts.next().is_some() {
+            return None;
+        }
+        match (slash, self.trailing_slash) {
+            (true, false) => None,
+            (s, t) => Some(s == t),
+        }
     }
 }
 
@@ -181,7 +194,14 @@ impl Space {
     ) -> Option<impl Iterator<Item = &'a PathSpec> + 'r> {
         let first = rel.split('/').next()?;
         let specs = self.mounts.get(first)?;
-        Some(specs.iter().filter(move |s| s.matches(rel)))
+        // A template that fits exactly wins over one that needs its trailing slash: OpenBao
+        // documents `sys/leases/lookup` (no sudo) beside `sys/leases/lookup/` (the sudo
+        // listing), and only the first is the endpoint `sys/leases/lookup` reaches.
+        let exact = specs.iter().any(|s| s.fit(rel) == Some(true));
+        Some(specs.iter().filter(move |s| match s.fit(rel) {
+            Some(fits) => fits || !exact,
+            None => false,
+        }))
     }
 
     pub fn documents(&self) -> usize {
@@ -285,6 +305,8 @@ mod tests {
             "/pki-a/issuer/{issuer_ref}/der": {"x-vault-unauthenticated": true},
             "/kv/^.*$": {"x-vault-createSupported": true},
             "/sys/leases/lookup/": {"x-vault-sudo": true},
+            "/sys/leases/lookup": {},
+            "/secret/metadata/": {},
         }}));
         let flags = |rel: &str| -> Vec<(bool, bool, bool)> {
             s.endpoints(rel)
@@ -305,6 +327,10 @@ mod tests {
         assert!(flags("pki-a/issuer/default/x").is_empty());
         assert_eq!(flags("kv/any/depth"), vec![(false, true, false)]);
         assert_eq!(flags("sys/leases/lookup/"), vec![(true, false, false)]);
+        // The exact template, not the sudo listing that also fits without its slash.
+        assert_eq!(flags("sys/leases/lookup"), vec![(false, false, false)]);
+        // With no exact template, one documented with a trailing slash still fits.
+        assert_eq!(flags("secret/metadata"), vec![(false, false, false)]);
         assert!(s.endpoints("other/x").is_none());
         assert!(s.has_mount("pki-a") && !s.has_mount("acme"));
     }
