@@ -1,0 +1,134 @@
+//! Lease audit: the minting read and every renew, lookup and revoke record carry the lease
+//! id's HMAC (never the id, in the audit file or the logs, URL forms included), and OpenBao's
+//! own audit record of a request carries vaultgate's request id, so the two trails join.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use super::{audit_records, first_mint, mint, run_binary, send, Lab};
+
+/// The audit HMAC key the test gives vaultgate (32 bytes), so it can compute the HMACs.
+const HMAC_KEY: &[u8; 32] = b"leases-audit-test-hmac-key-32-by";
+
+fn hmac(secret: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, HMAC_KEY);
+    let tag = ring::hmac::sign(&key, secret.as_bytes());
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("hmac-sha256:{hex}")
+}
+
+#[tokio::test]
+async fn lease_records_carry_hmacs_never_ids_and_join_openbaos_audit() {
+    let roles = [("acme-app", "2m", "10m"), ("globex-app", "2m", "10m")];
+    let lab = Lab::start(&["acme/billing", "globex/api"], &roles).await;
+    // The one OpenBao command the docs give: record vaultgate's header in Vault's audit.
+    let (status, body) = lab
+        .bao
+        .api(
+            "POST",
+            "sys/config/auditing/request-headers/x-vaultgate-request-id",
+            Some(json!({ "hmac": false })),
+            "root",
+        )
+        .await;
+    assert!(status < 300, "{status} {body}");
+    let logs = tempfile::tempdir().unwrap();
+    let (audit, key) = (
+        logs.path().join("audit.jsonl"),
+        logs.path().join("hmac.key"),
+    );
+    std::fs::write(&key, HMAC_KEY).unwrap();
+    let extra = format!(
+        "\n[audit]\nfile = \"{}\"\nhmac_key_file = \"{}\"\n",
+        audit.display(),
+        key.display()
+    );
+    let (dir, config) = lab.gate().extra(&extra).write().await;
+    let log = logs.path().join("vaultgate.log");
+    // Everything, dependencies included, so that the no-lease-id check covers every line.
+    let (mut child, base) = run_binary(&config, &log, "trace");
+    let billing = lab.pki.client_for("acme/billing");
+    let theirs = first_mint(&lab.pki.client_for("globex/api"), &base, "globex-app").await;
+    let creds = mint(&billing, &base, "acme-app").await;
+    let id = creds.lease_id.as_str();
+
+    // (request id, the lease action its record must carry)
+    let mut expected = vec![(creds.request_id.clone(), "issued")];
+    let operations = [
+        (
+            "sys/leases/renew".to_owned(),
+            Some(json!({ "lease_id": id, "increment": 120 })),
+            "renewed",
+        ),
+        (format!("sys/leases/renew/{id}"), None, "renewed"),
+        (
+            "sys/leases/lookup".to_owned(),
+            Some(json!({ "lease_id": id })),
+            "lookup",
+        ),
+        (format!("sys/leases/revoke/{id}"), None, "revoked"),
+    ];
+    for (path, body, action) in operations {
+        let (status, text, request_id) = send(&billing, &base, "PUT", &path, body).await;
+        assert!(status < 300, "PUT {path}: {status} {text}");
+        expected.push((request_id, action));
+    }
+    // A refused URL-form operation on another service's lease: its id stays out too.
+    let (status, _, _) = send(
+        &billing,
+        &base,
+        "PUT",
+        &format!("sys/leases/revoke/{}", theirs.lease_id),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(crate::support::sigterm(&mut child).await, Some(0));
+
+    let records = audit_records(&audit);
+    let by_id: HashMap<&str, &Value> = records
+        .iter()
+        .filter(|r| r["type"] == "request")
+        .map(|r| (r["request_id"].as_str().unwrap(), r))
+        .collect();
+    for (request_id, action) in &expected {
+        let record = by_id[request_id.as_str()];
+        let lease = &record["lease"];
+        assert_eq!(lease["action"], json!(action), "{record}");
+        assert_eq!(lease["id_hmac"], json!(hmac(id)), "{record}");
+    }
+    let issued = &by_id[creds.request_id.as_str()]["lease"];
+    assert_eq!(issued["ttl_s"], json!(creds.ttl), "{issued}");
+    assert_eq!(issued["renewable"], json!(true), "{issued}");
+    let renewed = &by_id[expected[1].0.as_str()]["lease"];
+    assert_eq!(renewed["ttl_s"], json!(120), "{renewed}");
+
+    let audit_text = std::fs::read_to_string(&audit).unwrap();
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    for lease in [&creds, &theirs] {
+        for (what, text) in [("audit", &audit_text), ("log", &log_text)] {
+            assert!(
+                !text.contains(lease.lease_secret()),
+                "a lease id in vaultgate's {what}"
+            );
+        }
+    }
+
+    // Vault's record of each forwarded request names vaultgate's request id.
+    let joined: Vec<Value> = lab
+        .bao
+        .audit_log()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["type"] == "request")
+        .map(|r| r["request"]["headers"]["x-vaultgate-request-id"].clone())
+        .collect();
+    for (request_id, action) in &expected {
+        assert!(
+            joined.contains(&json!([request_id])),
+            "no OpenBao audit record names {request_id} ({action})"
+        );
+    }
+    drop(dir);
+}
