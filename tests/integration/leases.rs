@@ -5,6 +5,7 @@
 
 mod audit;
 mod isolation;
+mod rotation;
 
 use std::path::Path;
 use std::time::Duration;
