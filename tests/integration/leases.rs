@@ -5,6 +5,7 @@
 
 mod audit;
 mod isolation;
+mod renewal;
 mod rotation;
 
 use std::path::Path;
@@ -212,6 +213,17 @@ pub fn audit_records(file: &Path) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("every audit line is JSON"))
         .collect()
+}
+
+/// Adds `line` to the `[[service]]` table of `service` in a written config.
+pub fn set_service_key(config: &Path, service: &str, line: &str) {
+    let text = std::fs::read_to_string(config).unwrap();
+    let name = format!("name = \"{service}\"\n");
+    assert!(
+        text.contains(&name),
+        "no [[service]] {service} in the config"
+    );
+    std::fs::write(config, text.replace(&name, &format!("{name}{line}\n"))).unwrap();
 }
 
 /// Runs the vaultgate binary on a written config (its listener moved to a free port),
