@@ -7,6 +7,7 @@ mod audit;
 mod isolation;
 mod renewal;
 mod rotation;
+mod shutdown;
 
 use std::path::Path;
 use std::time::Duration;
