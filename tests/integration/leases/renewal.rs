@@ -1,12 +1,13 @@
 //! Opt-in lease renewal (`renew_leases = true`): vaultgate renews what it minted for a service
-//! that never renews, up to the lease's max TTL and no further, without a stampede; a service
-//! without it sees its credential end with the lease's first TTL.
+//! that never renews, up to the lease's max TTL and no further, without a stampede, and not
+//! once the client revoked it; a service without it sees its credential end with its first
+//! TTL.
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::{mint, set_service_key, Lab};
+use super::{mint, send, set_service_key, Lab};
 use crate::support::gate::Gate;
 
 #[tokio::test]
@@ -26,6 +27,11 @@ async fn vaultgate_renews_a_services_leases_up_to_their_max_ttl_when_asked() {
         mint(&web, &base, "acme-app"),
     );
     let minted = Instant::now();
+    // A lease the client revokes leaves vaultgate's renewals with it.
+    let dropped = mint(&billing, &base, "acme-app").await;
+    let revoke = json!({ "lease_id": dropped.lease_id });
+    let (status, text, _) = send(&billing, &base, "PUT", "sys/leases/revoke", Some(revoke)).await;
+    assert_eq!(status, 204, "{text}");
 
     // Letting the clock run is the scenario: both credentials are tried every half second
     // until the renewed one ends (at its 30 s max TTL) or 40 s have passed.
@@ -56,21 +62,27 @@ async fn vaultgate_renews_a_services_leases_up_to_their_max_ttl_when_asked() {
     assert!(!lab.lease_known(&renewed.lease_id).await);
 
     // Renewals about every two thirds of the TTL: a handful, not one per poll or a burst at
-    // the end as the remaining time shrinks.
-    let renewals = lab
+    // the end as the remaining time shrinks; and none that Vault refused (of the revoked
+    // lease, or past the max TTL).
+    let renewals: Vec<Value> = lab
         .bao
         .audit_log()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|r| r["type"] == "request")
         .filter(|r| {
             let path = r["request"]["path"].as_str().unwrap_or("");
             path.starts_with("sys/leases/renew") || path.starts_with("sys/renew")
         })
-        .count();
+        .collect();
+    let requests = renewals.iter().filter(|r| r["type"] == "request").count();
     assert!(
-        (3..=15).contains(&renewals),
-        "{renewals} renewals of one 5 s lease over 30 s"
+        (3..=15).contains(&requests),
+        "{requests} renewals of one 5 s lease over 30 s"
     );
+    let refused: Vec<&Value> = renewals
+        .iter()
+        .filter(|r| r["type"] == "response" && r["error"].as_str().is_some_and(|e| !e.is_empty()))
+        .collect();
+    assert!(refused.is_empty(), "renewals Vault refused: {refused:?}");
     gate.stop().await;
 }
