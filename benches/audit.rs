@@ -81,6 +81,7 @@ fn with_typed<R>(id: &str, token_hmac: &str, then: impl FnOnce(&RequestRecord<'_
             status: 200,
             token_hmac: Some(token_hmac),
         }),
+        lease: None,
         response: ResponsePart {
             bytes: Some(412),
             status: 200,

@@ -43,6 +43,10 @@ stage "install PostgreSQL" scripts/install-postgresql.sh
 stage "install moto" bash -c 'scripts/install-moto.sh >/dev/null'
 stage "format" cargo fmt --all -- --check
 stage "lints" cargo clippy --locked --all-targets -- -D warnings
+# The fuzz crate is its own workspace: built and linted here on stable so that an API change
+# breaks the normal run, not only the CI-only fuzz stage (which once failed to build for it).
+stage "fuzz targets build" bash -c 'cargo fmt --manifest-path fuzz/Cargo.toml -- --check &&
+  cargo clippy --locked --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings'
 # The shipped policies must load as the server loads them (warnings print, errors fail).
 stage "shipped policies" cargo run --locked --quiet -- policy check --dir policies
 # docker-compose.yml is validated by `docker-compose config` and checked against the files it

@@ -16,6 +16,7 @@ use crate::cache::ReadCache;
 use crate::config::Config;
 use crate::discovery::{Discovery, Viewer, REFRESH_EVERY};
 use crate::identity::Caller;
+use crate::lease::{self, Leases};
 use crate::listener::{Listener, ListenerError};
 use crate::metrics::Metrics;
 use crate::policy::{PolicyError, PolicyStore};
@@ -149,8 +150,9 @@ impl App {
             "audit reopen"
         });
 
-        let (renewers, principals) =
-            Renewers::start(&config, (&upstream, &auditor, &lockdown), tuning.renewer);
+        let leases = Arc::new(Leases::new(lease::CAPACITY));
+        let parts = (&upstream, &auditor, &lockdown, &leases);
+        let (renewers, principals) = Renewers::start(&config, parts, tuning.renewer);
 
         let viewers = principals
             .iter()
@@ -193,6 +195,7 @@ impl App {
         metrics.register_policies(policies.clone());
         metrics.register_audit(auditor.clone());
         metrics.register_vault_nodes(upstream.clone());
+        metrics.register_leases(leases.clone());
         let stats = cache.clone();
         metrics.register_cache(move || stats.stats());
 
@@ -205,6 +208,7 @@ impl App {
             metrics: Arc::new(metrics),
             budgets: Arc::new(Budgets::new(callers.iter(), &limits)),
             discovery,
+            leases,
             limits,
             lockdown,
             log_requests: config.log.requests,

@@ -25,8 +25,8 @@ use journal::{Appended, Journal, Written};
 pub use file::{numbered as rotated_path, FileSinkConfig, Fsync};
 pub use network::{NetworkSinkConfig, NetworkTarget};
 pub use request::{
-    CallerPart, DecisionPart, ErrorPart, OperationPart, RequestRecord, ResponsePart, RulePart,
-    Shown, UpstreamPart,
+    CallerPart, DecisionPart, ErrorPart, LeasePart, OperationPart, RequestRecord, ResponsePart,
+    RulePart, Shown, UpstreamPart,
 };
 pub use sinks::SinkConfig;
 pub use syslog::{facility as syslog_facility, valid_tag as valid_syslog_tag};

@@ -1,8 +1,9 @@
 //! Durations exactly as Vault reads them, for the config file, policy files and the
 //! `X-Vault-Wrap-TTL` header alike: go-secure-stdlib's `parseutil.ParseDurationSecond` (a
-//! bare integer is seconds, `<integer>d` is days) over Go's `time.ParseDuration`.
+//! bare integer is seconds, `<integer>d` is days) over Go's `time.ParseDuration`; and when
+//! something that lives for a TTL is refreshed (tokens, leases).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// What every duration message offers the reader, so a refusal says what would be accepted.
 pub const ACCEPTED: &str = "a whole number of seconds, or a string such as \"90s\", \"1.5h\", \
@@ -210,6 +211,21 @@ fn leading_fraction(s: &str) -> (u64, f64, &str) {
         scale *= 10.0;
     }
     (x, scale, &s[end..])
+}
+
+/// About two thirds of the TTL, minus up to 10% jitter so many proxies do not renew in
+/// lock-step, and never sooner than 200 ms.
+pub fn refresh_after(ttl: Duration) -> Duration {
+    jittered(ttl * 2 / 3).max(Duration::from_millis(200))
+}
+
+pub fn jittered(d: Duration) -> Duration {
+    // Sub-second clock noise is jitter enough; no RNG dependency for this.
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos());
+    let tenth = d / 10;
+    d - tenth.mul_f64(f64::from(nanos % 1000) / 1000.0)
 }
 
 #[cfg(test)]

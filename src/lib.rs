@@ -20,6 +20,7 @@ pub mod discovery;
 pub mod duration;
 pub mod fault;
 pub mod identity;
+pub mod lease;
 pub mod listener;
 pub mod metrics;
 pub mod pem;

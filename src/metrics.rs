@@ -19,6 +19,7 @@ use prometheus_client::registry::Registry;
 
 use crate::audit::Auditor;
 use crate::identity::Caller;
+use crate::lease::Leases;
 use crate::policy::PolicyStore;
 use crate::principal::cell::TokenCell;
 use crate::upstream::Upstream;
@@ -201,6 +202,12 @@ impl Metrics {
     pub fn register_vault_nodes(&mut self, upstream: Upstream) {
         self.registry
             .register_collector(Box::new(status::VaultNodes { upstream }));
+    }
+
+    /// Leases tracked and vaultgate's lease renewals, read from the registry at each scrape.
+    pub fn register_leases(&mut self, leases: Arc<Leases>) {
+        self.registry
+            .register_collector(Box::new(status::Leases { leases }));
     }
 
     /// THE PLACE FOR THE READ CACHE: `metrics.register_cache(move || cache.stats())` in

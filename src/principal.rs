@@ -32,4 +32,6 @@ pub struct Principal {
     pub namespace: String,
     /// The service it serves; `None` for the issuer.
     pub service: Option<Caller>,
+    /// vaultgate renews the leases it relays to the service (`renew_leases`).
+    pub renew_leases: bool,
 }

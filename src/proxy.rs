@@ -7,11 +7,11 @@ mod error;
 mod exchange;
 mod forward;
 mod introspect;
+mod lease;
 mod scrub;
 
 pub use error::{vault_error, ProxyError, Side};
 use exchange::Exchange;
-use forward::relay;
 pub use scrub::{mask_all, Scrub};
 
 use std::collections::HashMap;
@@ -32,6 +32,7 @@ use crate::config::Limits;
 use crate::connection::{ConnInfo, ConnLimit};
 use crate::discovery::Discovery;
 use crate::identity::Caller;
+use crate::lease::Leases;
 use crate::metrics::Metrics;
 use crate::policy::{Decision, PolicyStore};
 use crate::principal::cell::TokenCell;
@@ -57,6 +58,8 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-vaultgate-request-
 struct Route {
     cell: TokenCell,
     home: String,
+    /// vaultgate renews the leases it relays to this service.
+    renew_leases: bool,
 }
 
 #[derive(Debug)]
@@ -73,6 +76,8 @@ pub struct Proxy {
     budgets: Arc<Budgets>,
     /// What the server's namespaces and mounts are, for where a request lands.
     discovery: Arc<Discovery>,
+    /// Leases relayed to callers: who owns which.
+    leases: Arc<Leases>,
     log_requests: bool,
 }
 
@@ -86,6 +91,7 @@ impl Proxy {
                 let route = Route {
                     cell: p.cell.clone(),
                     home: p.namespace.clone(),
+                    renew_leases: p.renew_leases,
                 };
                 Some((caller, route))
             })
@@ -101,6 +107,7 @@ impl Proxy {
             metrics: shared.metrics.clone(),
             budgets: shared.budgets.clone(),
             discovery: shared.discovery.clone(),
+            leases: shared.leases.clone(),
             log_requests: shared.log_requests,
         }
     }
@@ -243,13 +250,22 @@ impl Proxy {
         exchange.classified(&op);
 
         let home = self.routes.get(&caller).map_or("", |r| r.home.as_str());
-        let placement = Placement::resolve(&op.full_path, &self.discovery.snapshot(), home);
+        let known = self.discovery.snapshot();
+        let placement = Placement::resolve(&op.full_path, &known, home);
+        let (op, placement, lease_call) = self.lease_call(exchange, op, placement, &known, home)?;
         if let Some(answer) = self.introspect(exchange, &caller, &op, &placement) {
             return Ok(answer);
         }
-        let decision = self.policies.snapshot().evaluate(&caller, &op, &placement);
-        let allowed = decision.allowed;
-        if !allowed {
+        let mut decision = self.policies.snapshot().evaluate(&caller, &op, &placement);
+        if let Some(why) = lease_call
+            .as_ref()
+            .filter(|_| decision.allowed)
+            .and_then(|call| self.lease_refusal(&caller, call))
+        {
+            decision.allowed = false;
+            decision.reason = why;
+        }
+        if !decision.allowed {
             let message = format!("permission denied by vaultgate: {}", decision.reason);
             exchange.decision = Some(decision);
             return Ok(vault_error(StatusCode::FORBIDDEN, &message));
@@ -286,7 +302,16 @@ impl Proxy {
                     self.discovery.stale();
                 }
                 let (upstream, token) = forwarded?;
-                Ok(relay(upstream, token))
+                let landed = lease::landed(&op, &placement);
+                self.relay_noting(
+                    exchange,
+                    &caller,
+                    &landed,
+                    lease_call.as_ref(),
+                    upstream,
+                    token,
+                )
+                .await
             }
         }
     }

@@ -10,6 +10,7 @@ use crate::budget::Budgets;
 use crate::cache::ReadCache;
 use crate::config::Limits;
 use crate::discovery::Discovery;
+use crate::lease::Leases;
 use crate::metrics::Metrics;
 use crate::policy::PolicyStore;
 use crate::principal::Principal;
@@ -27,6 +28,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub budgets: Arc<Budgets>,
     pub discovery: Arc<Discovery>,
+    /// Leases relayed to services (`src/lease`).
+    pub leases: Arc<Leases>,
     pub limits: Arc<Limits>,
     pub lockdown: Lockdown,
     /// `[log] requests`: write the access log line of each request.

@@ -1,13 +1,18 @@
 //! The renewer tasks of every principal: the issuer's first (services' child tokens need
-//! it), then one per service; stopped in the reverse order, so that services revoke their
-//! tokens before the issuer, whose revocation would take its child tokens along.
+//! it), then one per service, and the lease renewal task when a service asks for it;
+//! stopped in the reverse order, so that services revoke their tokens before the issuer,
+//! whose revocation would take its child tokens along.
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::drain_tasks;
+use std::sync::Arc;
+
 use crate::audit::Auditor;
 use crate::config::{Config, PrincipalConfig};
+use crate::lease::renewal::LeaseRenewal;
+use crate::lease::Leases;
 use crate::principal::cell::TokenCell;
 use crate::principal::renewer::{Lifecycle, Renewer, Timing, VaultTokens};
 use crate::principal::{Principal, Role};
@@ -29,7 +34,7 @@ impl Renewers {
     /// principals they publish tokens for, the issuer first.
     pub(super) fn start(
         config: &Config,
-        parts: (&Upstream, &Auditor, &Lockdown),
+        parts: (&Upstream, &Auditor, &Lockdown, &Arc<Leases>),
         timing: Timing,
     ) -> (Renewers, Vec<Principal>) {
         let mut renewers = Renewers {
@@ -46,6 +51,7 @@ impl Renewers {
                 cell: cell.clone(),
                 namespace: p.namespace.clone(),
                 service: None,
+                renew_leases: false,
             });
             cell
         });
@@ -60,6 +66,16 @@ impl Renewers {
                 cell,
                 namespace: service.principal.namespace.clone(),
                 service: Some(service.caller.clone()),
+                renew_leases: service.principal.renew_leases,
+            });
+        }
+        if config.services.iter().any(|s| s.principal.renew_leases) {
+            let (upstream, auditor, _, leases) = parts;
+            let renewal = LeaseRenewal::new(leases.clone(), upstream.clone(), auditor.clone());
+            let stop = renewers.stop_services.clone();
+            renewers.services.spawn(async move {
+                renewal.run(stop).await;
+                "lease renewal"
             });
         }
         (renewers, principals)
@@ -77,10 +93,10 @@ impl Renewers {
         &mut self,
         principal: &PrincipalConfig,
         role: Role,
-        shared: (&Upstream, &Auditor, &Lockdown),
+        shared: (&Upstream, &Auditor, &Lockdown, &Arc<Leases>),
         timing: Timing,
     ) -> TokenCell {
-        let (upstream, auditor, lockdown) = shared;
+        let (upstream, auditor, lockdown, leases) = shared;
         let issuer = matches!(role, Role::Issuer);
         let (renewer, cell) = Renewer::new(
             principal.clone(),
@@ -88,6 +104,7 @@ impl Renewers {
             VaultTokens(upstream.clone()),
             auditor.clone(),
             timing,
+            leases.clone(),
         );
         let (set, stop, name) = if issuer {
             (&mut self.issuer, &self.stop_issuer, "issuer renewer")

@@ -24,6 +24,9 @@ pub struct RequestRecord<'a> {
     pub cache: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<UpstreamPart<'a>>,
+    /// The lease the request was granted or acted on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeasePart<'a>>,
     pub response: ResponsePart,
     pub duration_us: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,6 +88,16 @@ pub struct UpstreamPart<'a> {
     pub retried: bool,
     pub status: u16,
     pub token_hmac: Option<&'a str>,
+}
+
+/// A lease, by the HMAC of its id (which, like a token, lets its holder act on it).
+#[derive(Debug, Serialize)]
+pub struct LeasePart<'a> {
+    /// `issued`, `renewed`, `revoked` or `lookup`.
+    pub action: &'static str,
+    pub id_hmac: Option<&'a str>,
+    pub renewable: Option<bool>,
+    pub ttl_s: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -161,6 +174,7 @@ mod tests {
                 status: 200,
                 token_hmac: Some("hmac-sha256:00"),
             }),
+            lease: None,
             response: ResponsePart {
                 bytes: Some(12),
                 status: 200,
@@ -221,5 +235,19 @@ mod tests {
 
     fn line<T: Serialize>(record: &T) -> String {
         serde_json::to_string(record).unwrap()
+    }
+
+    #[test]
+    fn a_lease_is_written_by_its_hmac_and_terms() {
+        let lease = LeasePart {
+            action: "issued",
+            id_hmac: Some("hmac-sha256:11"),
+            renewable: Some(true),
+            ttl_s: Some(60),
+        };
+        assert_eq!(
+            serde_json::to_value(&lease).unwrap(),
+            json!({"action": "issued", "id_hmac": "hmac-sha256:11", "renewable": true, "ttl_s": 60})
+        );
     }
 }

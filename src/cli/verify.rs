@@ -3,6 +3,7 @@
 //! token, reads again and proves the old token is dead. Prints one line per step; never a
 //! token, secret id or secret value.
 
+mod lease;
 mod method;
 mod report;
 mod setup;
@@ -21,7 +22,7 @@ use method::Credentials;
 pub use method::VerifyAuth;
 use report::{answer, describe_login, describe_secret, failed, fingerprint, ok};
 pub use setup::SetupError;
-use setup::{AppRoleCredentials, CredentialSource, Environment};
+use setup::{CredentialSource, Environment};
 
 /// How many steps the check has; the report numbers them `[n/5]`.
 pub(crate) const STEPS: u8 = 5;
@@ -186,8 +187,13 @@ impl Check {
         self.live.push(first);
 
         let label = format!("read {}", self.path);
-        let keys = self.read(&old).await.map_err(|r| failed(2, &label, &r))?;
+        let (keys, lease) = self.read(&old).await.map_err(|r| failed(2, &label, &r))?;
         ok(2, &label, &keys);
+        if let Some(lease) = lease {
+            if let Some(warning) = self.lease_warning(&old, lease).await {
+                println!("{warning}");
+            }
+        }
 
         let label = "rotate (log in again, revoke the old token)";
         let second = self
@@ -217,7 +223,7 @@ impl Check {
         );
 
         let label = format!("read {} with the new token", self.path);
-        let keys = self.read(&new).await.map_err(|r| failed(4, &label, &r))?;
+        let (keys, _) = self.read(&new).await.map_err(|r| failed(4, &label, &r))?;
         ok(4, &label, &keys);
 
         let label = "old token rejected";
@@ -278,45 +284,12 @@ impl Check {
         method::login(&self.upstream, &self.namespace, &self.mount, credentials).await
     }
 
-    /// Reads the role id and creates a secret id with the bootstrap token, as an operator
-    /// would by hand against the demo stack; the secret id is destroyed again in cleanup.
-    async fn mint(&mut self) -> Result<AppRoleCredentials, String> {
-        let Some(boot) = self.bootstrap.clone() else {
-            return Err("failed (no VAULT_TOKEN)".to_owned());
-        };
-        let base = format!("auth/{}/role/{}", self.mount, self.role);
-        let refused = |target: &str, status, body: &Value| {
-            format!(
-                "failed (VAULT_TOKEN cannot use {target}: {}) — is role {} defined at mount \
-                 {}, and may the bootstrap token read its role id and create secret ids?",
-                answer(status, body),
-                self.role,
-                self.mount
-            )
-        };
-        let target = format!("{base}/role-id");
-        let (status, body) = self.call(Method::GET, &target, &boot, None).await?;
-        let role_id = match body["data"]["role_id"].as_str() {
-            Some(id) if status.is_success() => zeroize::Zeroizing::new(id.to_owned()),
-            _ => return Err(refused(&target, status, &body)),
-        };
-        let target = format!("{base}/secret-id");
-        let (status, body) = self.call(Method::POST, &target, &boot, None).await?;
-        let secret_id = match body["data"]["secret_id"].as_str() {
-            Some(id) if status.is_success() => zeroize::Zeroizing::new(id.to_owned()),
-            _ => return Err(refused(&target, status, &body)),
-        };
-        self.minted_secret_id = body["data"]["secret_id_accessor"]
-            .as_str()
-            .map(str::to_owned);
-        Ok(AppRoleCredentials { role_id, secret_id })
-    }
-
-    /// Reads the path; on success describes the secret by its keys (never its values).
-    async fn read(&self, token: &Token) -> Result<String, String> {
+    /// Reads the path; on success describes the secret by its keys (never its values), with
+    /// the TTL of the lease it minted, if it did.
+    async fn read(&self, token: &Token) -> Result<(String, Option<std::time::Duration>), String> {
         let (status, body) = self.call(Method::GET, &self.path, token, None).await?;
         match status {
-            s if s.is_success() => Ok(describe_secret(&body)),
+            s if s.is_success() => Ok((describe_secret(&body), lease::lease_ttl(&body))),
             StatusCode::FORBIDDEN => Err(format!(
                 "denied ({}) — role {} cannot read this path",
                 answer(status, &body),

@@ -24,6 +24,9 @@ pub struct PrincipalConfig {
     /// Revoke the token on shutdown (default: yes for tokens vaultgate obtained itself, no
     /// for a token file someone else provides).
     pub revoke_on_shutdown: bool,
+    /// vaultgate renews the leases it relayed to this service, up to their max TTL
+    /// (`renew_leases`; services only).
+    pub renew_leases: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -282,10 +285,18 @@ impl Validator<'_> {
         };
         let obtained_here = !matches!(auth, AuthConfig::TokenFile { .. });
         let revoke = self.value(&key("revoke_on_shutdown"), s.revoke_on_shutdown);
+        let renew_leases = self.value(&key("renew_leases"), s.renew_leases);
+        if renew_leases.is_some() && !may_be_issued {
+            self.problem(
+                key("renew_leases"),
+                "the issuer relays no requests and holds no leases; set it on a [[service]]",
+            );
+        }
         Some(PrincipalConfig {
             auth,
             namespace,
             revoke_on_shutdown: revoke.unwrap_or(obtained_here),
+            renew_leases: renew_leases.unwrap_or(false),
         })
     }
 }

@@ -119,6 +119,7 @@ pub struct RawPrincipal {
     pub mount: Option<Written<String>>,
     pub namespace: Option<Written<String>>,
     pub revoke_on_shutdown: Option<Written<bool>>,
+    pub renew_leases: Option<Written<bool>>,
     pub region: Option<Written<String>>,
     pub header_value: Option<Written<String>>,
     pub sts_endpoint: Option<Written<String>>,

@@ -236,3 +236,40 @@ impl Collector for VaultNodes {
         )
     }
 }
+
+#[derive(Debug)]
+pub(super) struct Leases {
+    pub leases: Arc<crate::lease::Leases>,
+}
+
+impl Collector for Leases {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Fmt {
+        use std::sync::atomic::Ordering::Relaxed;
+        let r = &self.leases.renewals;
+        single(
+            &mut encoder,
+            "leases_tracked",
+            "Leases relayed to services and tracked for ownership (expired ones until swept)",
+            ConstGauge::new(self.leases.len() as i64),
+        )?;
+        let gauge = ConstCounter::new(0_u64);
+        let mut metric = encoder.encode_descriptor(
+            "lease_renewals",
+            "vaultgate's own lease renewals (renew_leases) by result: renewed; capped (max TTL \
+             reached, renewal stops); refused (Vault refused, renewal stops); failed (Vault \
+             unreachable, tried again)",
+            None,
+            gauge.metric_type(),
+        )?;
+        for (result, n) in [
+            ("renewed", &r.renewed),
+            ("capped", &r.capped),
+            ("refused", &r.refused),
+            ("failed", &r.failed),
+        ] {
+            let labels = [("result", result)];
+            ConstCounter::new(n.load(Relaxed)).encode(metric.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}

@@ -17,6 +17,7 @@ use super::Role;
 use crate::audit::{AuditRecord, Auditor};
 use crate::config::{AuthConfig, PrincipalConfig};
 use crate::identity::Caller;
+use crate::lease::Leases;
 use crate::upstream::Upstream;
 use crate::vault::token::Token;
 
@@ -64,6 +65,10 @@ pub struct Renewer<A: TokenApi = VaultTokens> {
     backoff: Duration,
     timing: Timing,
     auditor: Auditor,
+    /// Leases relayed to the service, for how many a token takes along when it goes.
+    leases: Arc<Leases>,
+    /// Replaced tokens kept while leases minted under them live (`retired`).
+    retired: Vec<Held>,
 }
 
 impl<A: TokenApi> Renewer<A> {
@@ -73,6 +78,7 @@ impl<A: TokenApi> Renewer<A> {
         api: A,
         auditor: Auditor,
         timing: Timing,
+        leases: Arc<Leases>,
     ) -> (Renewer<A>, TokenCell) {
         let (cell, rx) = watch::channel(None);
         let (tx, suspects) = mpsc::channel(1024);
@@ -93,6 +99,8 @@ impl<A: TokenApi> Renewer<A> {
             backoff: timing.first_backoff,
             timing,
             auditor,
+            leases,
+            retired: Vec::new(),
         };
         let cell = TokenCell {
             rx,
@@ -105,6 +113,7 @@ impl<A: TokenApi> Renewer<A> {
     pub async fn run(mut self, mut ctl: Lifecycle) {
         let mut held: Option<Held> = None;
         let mut poll = tokio::time::interval(self.timing.token_file_poll);
+        let mut retired_check = tokio::time::interval(self.timing.retired_check);
         let watches_file = matches!(
             self.principal.auth,
             AuthConfig::TokenFile { .. } | AuthConfig::Cert(_)
@@ -114,6 +123,7 @@ impl<A: TokenApi> Renewer<A> {
                 if let Some(h) = held.take() {
                     self.revoke(&h, "lockdown").await;
                 }
+                self.revoke_retired("lockdown").await;
                 self.cell.send_replace(None);
                 tokio::select! {
                     () = lockdown_changed(&mut ctl.lockdown) => {}
@@ -160,12 +170,16 @@ impl<A: TokenApi> Renewer<A> {
                         }
                     }
                 }
+                _ = retired_check.tick(), if !self.retired.is_empty() => self.check_retired().await,
                 () = lockdown_changed(&mut ctl.lockdown) => {}
                 () = ctl.stop.cancelled() => {
                     if let Some(h) = held.take() {
                         if self.principal.revoke_on_shutdown {
                             self.revoke(&h, "shutdown").await;
                         }
+                    }
+                    if self.principal.revoke_on_shutdown {
+                        self.revoke_retired("shutdown").await;
                     }
                     self.cell.send_replace(None);
                     return;
@@ -281,8 +295,8 @@ impl<A: TokenApi> Renewer<A> {
             if let Some(new) = self.login().await {
                 let old = std::mem::replace(h, new);
                 self.cell.send_replace(Some(h.token.clone()));
-                // The replaced token is no longer needed: revoke it rather than let it live.
-                self.revoke(&old, "replaced").await;
+                // Revoked now, unless leases minted under it still live.
+                self.replaced(old).await;
             } else {
                 self.retry_or_drop(held);
             }
@@ -368,6 +382,7 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 mod api;
+mod retired;
 mod timing;
 mod verdicts;
 

@@ -122,6 +122,10 @@ impl Proxy {
             mask_all(&mut buf, t.expose().as_bytes());
             mask_all(&mut buf, t.accessor().map_or("", |a| a.expose()).as_bytes());
         }
+        if parts.status.is_success() {
+            let landed = super::lease::landed(op, placement);
+            self.note_answer(exchange, caller, &landed, None, token.as_ref(), &buf);
+        }
         strip_hop_by_hop(&mut parts.headers);
         let keep = assess(parts.status, &parts.headers, &buf);
         let body = wiped_bytes(buf);
@@ -186,11 +190,11 @@ fn vault_failed(e: &ProxyError) -> bool {
     matches!(e, ProxyError::Upstream(_) | ProxyError::NoToken { .. })
 }
 
-fn full(body: Bytes) -> ProxyBody {
+pub(super) fn full(body: Bytes) -> ProxyBody {
     Full::new(body).map_err(|e| match e {}).boxed_unsync()
 }
 
-enum Collected {
+pub(super) enum Collected {
     Whole(Vec<u8>),
     /// Over the entry limit: what was read so far and the rest, still streaming.
     TooLarge(Vec<u8>, Pin<Box<VaultBody>>),
@@ -198,7 +202,7 @@ enum Collected {
 
 /// Reads Vault's answer into one buffer (so it can be wiped later), within the upstream
 /// timeout, up to the entry limit.
-async fn collect(body: VaultBody, timeout: Duration) -> Result<Collected, ProxyError> {
+pub(super) async fn collect(body: VaultBody, timeout: Duration) -> Result<Collected, ProxyError> {
     let mut body = Box::pin(body);
     let deadline = Instant::now() + timeout;
     let mut buf = Vec::with_capacity(body.size_hint().exact().unwrap_or(1024).min(65536) as usize);
@@ -222,10 +226,10 @@ async fn collect(body: VaultBody, timeout: Duration) -> Result<Collected, ProxyE
 
 pin_project_lite::pin_project! {
     /// An answer whose start was already read, followed by the rest as Vault sends it.
-    struct Prefixed {
-        prefix: Option<Bytes>,
+    pub(super) struct Prefixed {
+        pub(super) prefix: Option<Bytes>,
         #[pin]
-        rest: Pin<Box<VaultBody>>,
+        pub(super) rest: Pin<Box<VaultBody>>,
     }
 }
 

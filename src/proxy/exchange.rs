@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::ProxyError;
 use crate::audit::{
-    now_rfc3339, CallerPart, DecisionPart, ErrorPart, OperationPart, RequestRecord, ResponsePart,
-    RulePart, Shown, UpstreamPart, SCHEMA_VERSION,
+    now_rfc3339, CallerPart, DecisionPart, ErrorPart, LeasePart, OperationPart, RequestRecord,
+    ResponsePart, RulePart, Shown, UpstreamPart, SCHEMA_VERSION,
 };
 use crate::cache::CacheStatus;
 use crate::connection::ConnInfo;
@@ -31,6 +31,19 @@ pub(super) struct Exchange {
     pub retried: bool,
     /// Set once the request reached the cache step (after authorization).
     pub cache: Option<CacheStatus>,
+    /// The lease the request acted on or was granted; its id only as an HMAC.
+    pub lease: Option<LeaseFacts>,
+}
+
+/// What the audit record says of a lease.
+#[derive(Debug)]
+pub(super) struct LeaseFacts {
+    /// `issued`, `renewed`, `revoked` or `lookup`.
+    pub action: &'static str,
+    /// `None` when no sink records audit.
+    pub id_hmac: Option<String>,
+    pub renewable: Option<bool>,
+    pub ttl_s: Option<u64>,
 }
 
 /// What the audit record keeps of the classified operation (its path is `Exchange::path`).
@@ -122,6 +135,12 @@ impl Exchange {
                 retried: self.retried,
                 status: s,
                 token_hmac: self.token_hmac.as_deref(),
+            }),
+            lease: self.lease.as_ref().map(|l| LeasePart {
+                action: l.action,
+                id_hmac: l.id_hmac.as_deref(),
+                renewable: l.renewable,
+                ttl_s: l.ttl_s,
             }),
             response: ResponsePart { status, bytes },
             duration_us: elapsed.as_micros() as u64,

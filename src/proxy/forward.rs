@@ -35,9 +35,15 @@ impl Proxy {
             })?)
         };
         let target = op.upstream_target();
+        // Vault's audit records it once `sys/config/auditing/request-headers` names it, so
+        // both trails join on one id.
+        let request_id = HeaderValue::from_str(&exchange.request_id).ok();
         let send = |token: Option<Arc<Token>>| {
             let (method, body) = (op.upstream_method(), op.body.clone());
             let mut headers = op.forward_headers.clone();
+            if let Some(id) = &request_id {
+                headers.insert(super::REQUEST_ID, id.clone());
+            }
             if let Some(ttl) = op.wrap_ttl {
                 headers.insert(
                     HeaderName::from_static("x-vault-wrap-ttl"),

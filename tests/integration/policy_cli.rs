@@ -234,6 +234,7 @@ const RISKY: &[(&str, u32, &str)] = &[
     ),
     ("literal-star", 2, "is a literal character, not a wildcard"),
     ("tenant-wide", 2, "in a tenant-wide file"),
+    ("lease-calls", 2, "grants lease calls by path alone"),
 ];
 
 #[test]

@@ -61,6 +61,15 @@ const AREAS: &[(&str, &str)] = &[
     ("sys/*", "sys/ (server operation endpoints)"),
 ];
 
+/// Vault's calls on one lease, URL forms included: Vault authorizes them by path alone.
+const LEASE_CALLS: &[&str] = &[
+    "sys/leases/renew*",
+    "sys/leases/revoke*",
+    "sys/leases/lookup",
+    "sys/renew*",
+    "sys/revoke*",
+];
+
 /// KV v2 addresses one mount through these second segments, so `secret/data/*` is as wide as
 /// `secret/*`.
 const KV_API: &[&str] = &[
@@ -91,6 +100,9 @@ pub fn warnings(file: &PolicyFile, document: &PolicyDocument) -> Vec<Warning> {
         let reached = sensitive_areas(file, rule);
         if !reached.is_empty() {
             warn(format!("grants access to {}", reached.join(", ")));
+        }
+        if acts_on_leases_by_path(file, rule) {
+            warn("grants lease calls by path alone: Vault checks no ownership (any lease id is renewed or revoked), so vaultgate adds it: only leases it relayed to the calling service, never a prefix".to_owned());
         }
         if rule.min_wrapping_ttl.is_some() || rule.max_wrapping_ttl.is_some() {
             warn("sets response-wrapping TTLs: a wrapping token is a bearer credential anyone holding it can unwrap".to_owned());
@@ -154,6 +166,19 @@ fn near_mount_root(pattern: &str) -> bool {
         .filter(|(i, segment)| **segment != "+" && !(*i == 1 && KV_API.contains(segment)))
         .count();
     narrowing <= 1
+}
+
+/// The rule reaches a lease call and does not narrow `lease_id` by its parameters.
+fn acts_on_leases_by_path(file: &PolicyFile, rule: &PathRule) -> bool {
+    let pattern = Pattern::new(&substituted(file, &rule.pattern));
+    let narrowed = rule
+        .allowed_parameters
+        .as_ref()
+        .is_some_and(|p| p.keys().any(|k| k.eq_ignore_ascii_case("lease_id")));
+    !narrowed
+        && LEASE_CALLS
+            .iter()
+            .any(|call| common_path(&pattern, &Pattern::new(call)).is_some())
 }
 
 #[cfg(test)]

@@ -7,7 +7,11 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::VerifyArgs;
+use http::Method;
+use serde_json::Value;
+
+use super::report::answer;
+use super::{Check, VerifyArgs};
 use crate::config::VaultConfig;
 use crate::principal::auth::{read_secret, AuthError};
 use crate::vault::token::Token;
@@ -248,4 +252,39 @@ pub fn role_name(text: &str) -> Result<String, SetupError> {
         });
     }
     Ok(role)
+}
+impl Check {
+    /// Reads the role id and creates a secret id with the bootstrap token, as an operator
+    /// would by hand against the demo stack; the secret id is destroyed again in cleanup.
+    pub(super) async fn mint(&mut self) -> Result<AppRoleCredentials, String> {
+        let Some(boot) = self.bootstrap.clone() else {
+            return Err("failed (no VAULT_TOKEN)".to_owned());
+        };
+        let base = format!("auth/{}/role/{}", self.mount, self.role);
+        let refused = |target: &str, status, body: &Value| {
+            format!(
+                "failed (VAULT_TOKEN cannot use {target}: {}) — is role {} defined at mount \
+                 {}, and may the bootstrap token read its role id and create secret ids?",
+                answer(status, body),
+                self.role,
+                self.mount
+            )
+        };
+        let target = format!("{base}/role-id");
+        let (status, body) = self.call(Method::GET, &target, &boot, None).await?;
+        let role_id = match body["data"]["role_id"].as_str() {
+            Some(id) if status.is_success() => zeroize::Zeroizing::new(id.to_owned()),
+            _ => return Err(refused(&target, status, &body)),
+        };
+        let target = format!("{base}/secret-id");
+        let (status, body) = self.call(Method::POST, &target, &boot, None).await?;
+        let secret_id = match body["data"]["secret_id"].as_str() {
+            Some(id) if status.is_success() => zeroize::Zeroizing::new(id.to_owned()),
+            _ => return Err(refused(&target, status, &body)),
+        };
+        self.minted_secret_id = body["data"]["secret_id_accessor"]
+            .as_str()
+            .map(str::to_owned);
+        Ok(AppRoleCredentials { role_id, secret_id })
+    }
 }

@@ -163,6 +163,7 @@ fn principal(revoke_on_shutdown: bool) -> PrincipalConfig {
         },
         namespace: String::new(),
         revoke_on_shutdown,
+        renew_leases: false,
     }
 }
 
@@ -174,16 +175,21 @@ struct Running {
 }
 
 fn start(fake: &Fake, timing: Timing, revoke_on_shutdown: bool) -> Running {
+    start_with(fake, timing, revoke_on_shutdown, Arc::new(Leases::new(16)))
+}
+
+fn start_with(fake: &Fake, timing: Timing, revoke: bool, leases: Arc<Leases>) -> Running {
     let role = Role::Service {
         caller: Caller::parse("acme/web").unwrap(),
         issuer: None,
     };
     let (renewer, cell) = Renewer::new(
-        principal(revoke_on_shutdown),
+        principal(revoke),
         role,
         fake.clone(),
         Auditor::disabled(),
         timing,
+        leases,
     );
     let stop = CancellationToken::new();
     let (lockdown, rx) = watch::channel(false);
@@ -206,6 +212,7 @@ fn timing() -> Timing {
         max_backoff: Duration::from_secs(8),
         fresh: Duration::from_secs(2),
         token_file_poll: Duration::from_secs(1),
+        retired_check: Duration::from_secs(1),
     }
 }
 
@@ -338,3 +345,5 @@ fn refresh_comes_at_about_two_thirds_of_the_ttl() {
         Duration::from_millis(200)
     );
 }
+
+mod leases;

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use tokio::time::Instant;
+
 use super::{Held, Renewer, TokenApi};
 use crate::principal::auth::{TokenCall, TokenCheck};
 use crate::principal::cell::Suspect;
@@ -22,6 +24,8 @@ impl<A: TokenApi> Renewer<A> {
                 {
                     Ok(TokenCheck::Rejected { .. }) => {
                         tracing::warn!(principal = %self.name, "Vault rejected the token; logging in again");
+                        // A token Vault no longer knows took its leases with it.
+                        self.leases.token_revoked(&h.token, Instant::now());
                         match self.login().await {
                             Some(new) => {
                                 let token = new.token.clone();
@@ -54,6 +58,8 @@ impl<A: TokenApi> Renewer<A> {
     }
 
     pub(super) async fn revoke(&self, h: &Held, why: &'static str) {
+        // Vault revokes the token's leases with it: they are counted for the audit event.
+        let leases = self.leases.live_under(&h.token, Instant::now());
         let ns = &self.principal.namespace;
         let mut result = self.api.call(ns, &h.token, TokenCall::Revoke).await;
         if let (Ok(TokenCheck::Rejected { .. }), Some(issuer)) = (&result, &self.issuer) {
@@ -64,11 +70,12 @@ impl<A: TokenApi> Renewer<A> {
         match result {
             Ok(TokenCheck::Valid { .. }) => {
                 self.update(|s| s.revocations += 1);
-                tracing::info!(principal = %self.name, why, "token revoked");
+                self.leases.token_revoked(&h.token, Instant::now());
+                tracing::info!(principal = %self.name, why, leases, "token revoked");
                 self.audit(
                     "revocation",
                     Some(&h.token),
-                    serde_json::json!({ "why": why }),
+                    serde_json::json!({ "why": why, "leases": leases }),
                 );
             }
             Ok(TokenCheck::Rejected { status, errors }) => {
