@@ -92,6 +92,9 @@ async fn another_services_leases_are_out_of_reach_in_every_form() {
     let roles = [("acme-app", "5m", "10m"), ("globex-app", "5m", "10m")];
     let lab = Lab::start_with(&services, &roles, PREFIX_GRANTS).await;
     let gate = lab.gate().start().await;
+    // What the server marks sudo is known once its OpenAPI document was read: decide as
+    // vaultgate does in the steady state.
+    gate.discovered().await;
     let base = gate.url();
     let billing = lab.pki.client_for("acme/billing");
     // Another tenant's lease, and one of the same tenant minted from the same role.
@@ -201,6 +204,9 @@ async fn legacy_lease_calls(lab: &Lab) -> bool {
 async fn a_service_renews_looks_up_and_revokes_its_own_leases_in_every_form() {
     let lab = Lab::start(&["acme/billing", "acme/web"], &[("acme-app", "2m", "10m")]).await;
     let gate = lab.gate().start().await;
+    // What the server marks sudo is known once its OpenAPI document was read: decide as
+    // vaultgate does in the steady state.
+    gate.discovered().await;
     let base = gate.url();
 
     // The bao CLI, as an application's operator would use it.
