@@ -7,6 +7,10 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use super::{audit_records, first_mint, mint, run_binary, send, Lab};
+use crate::support::openbao::DISCOVERY_PATHS;
+
+/// vaultgate's read of the server's OpenAPI document (`src/discovery.rs`).
+const OPENAPI: &str = DISCOVERY_PATHS[0];
 
 /// The audit HMAC key the test gives vaultgate (32 bytes), so it can compute the HMACs.
 const HMAC_KEY: &[u8; 32] = b"leases-audit-test-hmac-key-32-by";
@@ -50,6 +54,23 @@ async fn lease_records_carry_hmacs_never_ids_and_join_openbaos_audit() {
     let (mut child, base) = run_binary(&config, &log, "trace");
     let billing = lab.pki.client_for("acme/billing");
     let theirs = first_mint(&lab.pki.client_for("globex/api"), &base, "globex-app").await;
+    // Lease calls are decided with what the server marks sudo, as in the steady state: once
+    // OpenBao has answered vaultgate's first read of its OpenAPI document for both services.
+    let read = crate::support::eventually(std::time::Duration::from_secs(20), || async {
+        let answers = lab
+            .bao
+            .audit_log()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|r| r["type"] == "response" && r["request"]["path"] == OPENAPI)
+            .count();
+        (answers >= 2).then_some(())
+    })
+    .await;
+    assert!(
+        read.is_some(),
+        "vaultgate did not read the OpenAPI document"
+    );
     let creds = mint(&billing, &base, "acme-app").await;
     let id = creds.lease_id.as_str();
 
