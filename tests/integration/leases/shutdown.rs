@@ -1,14 +1,18 @@
-//! SIGTERM: vaultgate revokes each service's token and with it every lease it minted (the
-//! database users are dropped), one audit event per token saying how many tracked leases went
-//! with it; a service with `revoke_on_shutdown = false` keeps its token and credentials.
+//! SIGTERM and lockdown: vaultgate revokes each service's token and with it every lease it
+//! minted (the database users are dropped), one audit event per token saying how many tracked
+//! leases went with it; a service with `revoke_on_shutdown = false` keeps its token and
+//! credentials, which a restarted vaultgate does not manage (it did not mint them).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::{audit_records, first_mint, mint, run_binary, set_service_key, Creds, Lab};
+use super::{
+    audit_records, first_mint, mint, not_owned, run_binary, send, set_service_key, Creds, Lab,
+};
 use crate::support::eventually;
+use crate::support::gate::Gate;
 
 #[tokio::test]
 async fn sigterm_revokes_tokens_and_every_lease_minted_under_them() {
@@ -57,15 +61,12 @@ async fn sigterm_revokes_tokens_and_every_lease_minted_under_them() {
         lab.bao.token_alive(&tokens["acme-web"]).await,
         "revoke_on_shutdown = false"
     );
-    // Vault revokes a token's leases asynchronously: wait for them (bounded).
     for creds in &revoked {
-        let gone = eventually(Duration::from_secs(15), || async {
-            let gone = !lab.lease_known(&creds.lease_id).await
-                && !lab.pg.role_exists(&creds.username).await;
-            gone.then_some(())
-        })
-        .await;
-        assert!(gone.is_some(), "{} outlived its token", creds.username);
+        assert!(
+            gone(&lab, creds).await,
+            "{} outlived its token",
+            creds.username
+        );
         assert!(!lab.logs_in(creds).await);
     }
     assert!(lab.lease_known(&kept.lease_id).await && lab.logs_in(&kept).await);
@@ -84,4 +85,107 @@ async fn sigterm_revokes_tokens_and_every_lease_minted_under_them() {
     assert_eq!(revocations["globex/api"]["leases"], 1, "{revocations:?}");
     assert!(!revocations.contains_key("acme/web"), "{revocations:?}");
     drop(dir);
+}
+
+/// Waits (at most 15 s: Vault revokes a token's leases asynchronously) until the lease is gone
+/// from OpenBao and its database user from PostgreSQL.
+async fn gone(lab: &Lab, creds: &Creds) -> bool {
+    eventually(Duration::from_secs(15), || async {
+        let gone =
+            !lab.lease_known(&creds.lease_id).await && !lab.pg.role_exists(&creds.username).await;
+        gone.then_some(())
+    })
+    .await
+    .is_some()
+}
+
+#[tokio::test]
+async fn lockdown_revokes_every_token_and_the_leases_minted_under_them() {
+    let lab = Lab::start(
+        &["acme/billing", "globex/api"],
+        &[("acme-app", "5m", "10m"), ("globex-app", "5m", "10m")],
+    )
+    .await;
+    let logs = tempfile::tempdir().unwrap();
+    let audit = logs.path().join("vaultgate-audit.jsonl");
+    let gate = lab
+        .gate()
+        .extra(&format!("\n[audit]\nfile = \"{}\"\n", audit.display()))
+        .start()
+        .await;
+    let (billing, globex) = (
+        lab.pki.client_for("acme/billing"),
+        lab.pki.client_for("globex/api"),
+    );
+    let minted = [
+        mint(&billing, &gate.url(), "acme-app").await,
+        mint(&billing, &gate.url(), "acme-app").await,
+        mint(&globex, &gate.url(), "globex-app").await,
+    ];
+    gate.lockdown.set(true).await;
+    for creds in &minted {
+        assert!(
+            gone(&lab, creds).await,
+            "{} outlived the lockdown",
+            creds.username
+        );
+    }
+    let counted: u64 = audit_records(&audit)
+        .iter()
+        .filter(|r| r["type"] == "event" && r["event"]["name"] == "revocation")
+        .filter_map(|r| r["event"]["leases"].as_u64())
+        .sum();
+    assert_eq!(
+        counted, 3,
+        "revocation events count every tracked lease once"
+    );
+    gate.stop().await;
+}
+
+#[tokio::test]
+async fn a_restarted_vaultgate_does_not_manage_leases_it_did_not_mint() {
+    let lab = Lab::start(&["acme/billing"], &[("acme-app", "5m", "10m")]).await;
+    let start = || async {
+        let (dir, config) = lab.gate().write().await;
+        set_service_key(&config, "acme/billing", "revoke_on_shutdown = false");
+        Gate::start_file(dir, &config).await
+    };
+    let client = lab.pki.client_for("acme/billing");
+    let first = start().await;
+    let creds = mint(&client, &first.url(), "acme-app").await;
+    first.stop().await;
+
+    // Its memory of the lease went with the process: the lease lives on (its token was kept),
+    // but nothing shows the new process that this service minted it.
+    let second = start().await;
+    assert!(lab.lease_known(&creds.lease_id).await && lab.logs_in(&creds).await);
+    let calls = [
+        (
+            "sys/leases/renew",
+            json!({ "lease_id": creds.lease_id, "increment": 60 }),
+        ),
+        ("sys/leases/revoke", json!({ "lease_id": creds.lease_id })),
+    ];
+    for (path, body) in calls {
+        let (status, text, _) = send(&client, &second.url(), "PUT", path, Some(body)).await;
+        assert_eq!(status, 403, "PUT {path}: {text}");
+        assert!(
+            text.contains(&not_owned("acme/billing")),
+            "PUT {path}: {text}"
+        );
+    }
+    assert!(lab.logs_in(&creds).await);
+    // What it mints itself, it manages.
+    let fresh = mint(&client, &second.url(), "acme-app").await;
+    let body = json!({ "lease_id": fresh.lease_id });
+    let (status, text, _) = send(
+        &client,
+        &second.url(),
+        "PUT",
+        "sys/leases/revoke",
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 204, "{text}");
+    second.stop().await;
 }
