@@ -258,3 +258,26 @@ pub async fn first_mint(client: &reqwest::Client, base: &str, role: &str) -> Cre
     .await
     .expect("vaultgate did not serve a creds read within 30 s")
 }
+
+/// The audit HMAC key tests give vaultgate (32 bytes), so they can compute its HMACs.
+pub const HMAC_KEY: &[u8; 32] = b"leases-audit-test-hmac-key-32-by";
+
+/// `hmac-sha256:<hex>` of `secret` under `HMAC_KEY`, as vaultgate writes it.
+pub fn hmac(secret: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, HMAC_KEY);
+    let tag = ring::hmac::sign(&key, secret.as_bytes());
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("hmac-sha256:{hex}")
+}
+
+/// An `[audit]` section writing to `<dir>/audit.jsonl` with `HMAC_KEY`; the text and the file.
+pub fn audit_section(dir: &Path) -> (String, std::path::PathBuf) {
+    let (audit, key) = (dir.join("audit.jsonl"), dir.join("hmac.key"));
+    std::fs::write(&key, HMAC_KEY).unwrap();
+    let text = format!(
+        "\n[audit]\nfile = \"{}\"\nhmac_key_file = \"{}\"\n",
+        audit.display(),
+        key.display()
+    );
+    (text, audit)
+}

@@ -6,21 +6,11 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::{audit_records, first_mint, mint, run_binary, send, Lab};
+use super::{audit_records, audit_section, first_mint, hmac, mint, run_binary, send, Lab};
 use crate::support::openbao::DISCOVERY_PATHS;
 
 /// vaultgate's read of the server's OpenAPI document (`src/discovery.rs`).
 const OPENAPI: &str = DISCOVERY_PATHS[0];
-
-/// The audit HMAC key the test gives vaultgate (32 bytes), so it can compute the HMACs.
-const HMAC_KEY: &[u8; 32] = b"leases-audit-test-hmac-key-32-by";
-
-fn hmac(secret: &str) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, HMAC_KEY);
-    let tag = ring::hmac::sign(&key, secret.as_bytes());
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("hmac-sha256:{hex}")
-}
 
 #[tokio::test]
 async fn lease_records_carry_hmacs_never_ids_and_join_openbaos_audit() {
@@ -38,16 +28,7 @@ async fn lease_records_carry_hmacs_never_ids_and_join_openbaos_audit() {
         .await;
     assert!(status < 300, "{status} {body}");
     let logs = tempfile::tempdir().unwrap();
-    let (audit, key) = (
-        logs.path().join("audit.jsonl"),
-        logs.path().join("hmac.key"),
-    );
-    std::fs::write(&key, HMAC_KEY).unwrap();
-    let extra = format!(
-        "\n[audit]\nfile = \"{}\"\nhmac_key_file = \"{}\"\n",
-        audit.display(),
-        key.display()
-    );
+    let (extra, audit) = audit_section(logs.path());
     let (dir, config) = lab.gate().extra(&extra).write().await;
     let log = logs.path().join("vaultgate.log");
     // Everything, dependencies included, so that the no-lease-id check covers every line.
