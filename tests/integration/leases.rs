@@ -8,6 +8,7 @@ mod isolation;
 mod renewal;
 mod rotation;
 mod shutdown;
+mod smuggling;
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::support::eventually;
 use crate::support::gate::{Gate, GateBuilder, BROAD_VAULT_POLICY};
-use crate::support::openbao::OpenBao;
+use crate::support::openbao::{OpenBao, DISCOVERY_PATHS};
 use crate::support::pki::Pki;
 use crate::support::postgres::{database_role, Postgres};
 
@@ -116,6 +117,21 @@ impl Lab {
             .await
             .0
             == 200
+    }
+
+    /// OpenBao's audit records so far, without those of vaultgate's discovery reads (they
+    /// hold whole OpenAPI documents and parse slowly; none concerns a lease).
+    pub fn openbao_records(&self) -> Vec<Value> {
+        let discovery: Vec<String> = DISCOVERY_PATHS
+            .iter()
+            .map(|p| format!("\"path\":\"{p}\""))
+            .collect();
+        self.bao
+            .audit_log()
+            .lines()
+            .filter(|l| !discovery.iter().any(|d| l.contains(d.as_str())))
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     pub async fn logs_in(&self, creds: &Creds) -> bool {

@@ -41,10 +41,8 @@ fn lease_operations(lease_id: &str) -> Vec<(&'static str, String, Option<Value>)
 
 /// Lease operations OpenBao has seen so far from anyone but root.
 fn lease_requests_in_openbao(lab: &Lab) -> Vec<String> {
-    lab.bao
-        .audit_log()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    lab.openbao_records()
+        .into_iter()
         .filter(|r| r["type"] == "request" && r["auth"]["policies"] != json!(["root"]))
         .filter_map(|r| r["request"]["path"].as_str().map(str::to_owned))
         .filter(|p| {

@@ -65,10 +65,8 @@ async fn vaultgate_renews_a_services_leases_up_to_their_max_ttl_when_asked() {
     // the end as the remaining time shrinks; and none that Vault refused (of the revoked
     // lease, or past the max TTL).
     let renewals: Vec<Value> = lab
-        .bao
-        .audit_log()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .openbao_records()
+        .into_iter()
         .filter(|r| {
             let path = r["request"]["path"].as_str().unwrap_or("");
             path.starts_with("sys/leases/renew") || path.starts_with("sys/renew")
