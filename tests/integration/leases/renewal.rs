@@ -7,14 +7,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{mint, send, set_service_key, Lab};
+use super::{audit_records, audit_section, hmac, mint, send, set_service_key, Lab};
 use crate::support::gate::Gate;
 
 #[tokio::test]
 async fn vaultgate_renews_a_services_leases_up_to_their_max_ttl_when_asked() {
     let services = ["acme/billing", "acme/web"];
     let lab = Lab::start(&services, &[("acme-app", "5s", "30s")]).await;
-    let (dir, config) = lab.gate().write().await;
+    let logs = tempfile::tempdir().unwrap();
+    let (extra, audit) = audit_section(logs.path());
+    let (dir, config) = lab.gate().extra(&extra).write().await;
     set_service_key(&config, "acme/billing", "renew_leases = true");
     let gate = Gate::start_file(dir, &config).await;
     let base = gate.url();
@@ -83,4 +85,42 @@ async fn vaultgate_renews_a_services_leases_up_to_their_max_ttl_when_asked() {
         .collect();
     assert!(refused.is_empty(), "renewals Vault refused: {refused:?}");
     gate.stop().await;
+
+    // vaultgate's own trail: why renewal stopped, named by the lease's HMAC (the one its
+    // request records use), and nothing at all for the lease the client revoked.
+    let text = std::fs::read_to_string(&audit).unwrap();
+    for creds in [&renewed, &dropped, &left] {
+        assert!(
+            !text.contains(creds.lease_secret()),
+            "a lease id in vaultgate's audit"
+        );
+    }
+    let events: Vec<Value> = audit_records(&audit)
+        .into_iter()
+        .filter(|r| r["type"] == "event")
+        .map(|r| r["event"].clone())
+        .collect();
+    let about = |creds: &super::Creds| {
+        let tag = json!(hmac(&creds.lease_id));
+        events
+            .iter()
+            .filter(|e| e["lease_hmac"] == tag || e["id_hmac"] == tag)
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    let stopped: Vec<Value> = about(&renewed)
+        .into_iter()
+        .filter(|e| e["name"] == "lease_renewal_stopped")
+        .collect();
+    assert_eq!(stopped.len(), 1, "{events:?}");
+    assert_eq!(stopped[0]["why"], "max_ttl", "{stopped:?}");
+    let renewed_dropped: Vec<Value> = about(&dropped)
+        .into_iter()
+        .filter(|e| {
+            e["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("lease_renewal"))
+        })
+        .collect();
+    assert!(renewed_dropped.is_empty(), "{renewed_dropped:?}");
 }
