@@ -5,6 +5,7 @@
 
 mod audit;
 mod isolation;
+mod registry;
 mod renewal;
 mod rotation;
 mod shutdown;
