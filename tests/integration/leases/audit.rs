@@ -77,15 +77,10 @@ async fn lease_records_carry_hmacs_never_ids_and_join_openbaos_audit() {
         assert!(status < 300, "PUT {path}: {status} {text}");
         expected.push((request_id, action));
     }
-    // A refused URL-form operation on another service's lease: its id stays out too.
-    let (status, _, _) = send(
-        &billing,
-        &base,
-        "PUT",
-        &format!("sys/leases/revoke/{}", theirs.lease_id),
-        None,
-    )
-    .await;
+    // A refused URL-form operation on another service's lease: its id stays out too, and the
+    // record names the lease it aimed at by HMAC, for whoever investigates the attempt.
+    let target = format!("sys/leases/revoke/{}", theirs.lease_id);
+    let (status, _, refused_id) = send(&billing, &base, "PUT", &target, None).await;
     assert_eq!(status, 403);
     assert_eq!(crate::support::sigterm(&mut child).await, Some(0));
 
@@ -101,6 +96,13 @@ async fn lease_records_carry_hmacs_never_ids_and_join_openbaos_audit() {
         assert_eq!(lease["action"], json!(action), "{record}");
         assert_eq!(lease["id_hmac"], json!(hmac(id)), "{record}");
     }
+    let refused = by_id[refused_id.as_str()];
+    assert_eq!(refused["decision"]["allowed"], json!(false), "{refused}");
+    assert_eq!(
+        refused["lease"]["id_hmac"],
+        json!(hmac(&theirs.lease_id)),
+        "{refused}"
+    );
     let issued = &by_id[creds.request_id.as_str()]["lease"];
     assert_eq!(issued["ttl_s"], json!(creds.ttl), "{issued}");
     assert_eq!(issued["renewable"], json!(true), "{issued}");
