@@ -1,5 +1,5 @@
 //! The renewer tasks of every principal: the issuer's first (services' child tokens need
-//! it), then one per service, and the lease renewal task when a service asks for it;
+//! it), then one per service, and the lease renewal task (which also sweeps expired leases);
 //! stopped in the reverse order, so that services revoke their tokens before the issuer,
 //! whose revocation would take its child tokens along.
 
@@ -69,15 +69,14 @@ impl Renewers {
                 renew_leases: service.principal.renew_leases,
             });
         }
-        if config.services.iter().any(|s| s.principal.renew_leases) {
-            let (upstream, auditor, _, leases) = parts;
-            let renewal = LeaseRenewal::new(leases.clone(), upstream.clone(), auditor.clone());
-            let stop = renewers.stop_services.clone();
-            renewers.services.spawn(async move {
-                renewal.run(stop).await;
-                "lease renewal"
-            });
-        }
+        // Always: besides renewing for `renew_leases` services, it sweeps expired leases.
+        let (upstream, auditor, _, leases) = parts;
+        let renewal = LeaseRenewal::new(leases.clone(), upstream.clone(), auditor.clone());
+        let stop = renewers.stop_services.clone();
+        renewers.services.spawn(async move {
+            renewal.run(stop).await;
+            "lease renewal"
+        });
         (renewers, principals)
     }
 

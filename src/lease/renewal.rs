@@ -2,7 +2,8 @@
 //! tracked lease of those services at about two thirds of its TTL (jittered), one at a time
 //! so a burst of leases never stampedes Vault, asking each time for the TTL first granted,
 //! until Vault grants less (the lease's max TTL is near) or refuses. Each renewal and each
-//! end of renewal is an audit event; the counts are in `Leases::stats`.
+//! end of renewal is an audit event; the counts are in `Leases::renewals`. The same tick
+//! sweeps expired leases out of the registry, so it holds only live ones.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
