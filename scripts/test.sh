@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs OpenBao (and hvac) and moto into .tools/ and
-# Debian's rsyslog when missing, then format and lint checks, the compose file check, then every test
-# against a real OpenBao dev server (the demo script and the README's examples included), then
-# the compose stack for real where a Docker engine runs (skipped, and said so, elsewhere).
+# Debian's rsyslog and PostgreSQL when missing, then format and lint checks, the compose file
+# check, then every test against a real OpenBao dev server (the demo script and the README's
+# examples included), then the compose stack for real where a Docker engine runs (skipped, and
+# said so, elsewhere).
 # Every stage runs even when an earlier one failed, so one run shows everything that is wrong;
 # the run ends with one line per stage and a closing count, and exits non-zero when any stage
 # failed.
@@ -36,6 +37,8 @@ cargo_tests() {
 stage "install OpenBao" bash -c 'scripts/install-openbao.sh >/dev/null'
 # Debian's rsyslog for the syslog audit sink's tests (as root, with apt-get, when missing).
 stage "install rsyslog" scripts/install-rsyslog.sh
+# Debian's PostgreSQL for the lease tests' database engine (as root, with apt-get, when missing).
+stage "install PostgreSQL" scripts/install-postgresql.sh
 # moto: the local STS and IAM of the auth = "aws" tests.
 stage "install moto" bash -c 'scripts/install-moto.sh >/dev/null'
 stage "format" cargo fmt --all -- --check

@@ -35,6 +35,7 @@ mod ha;
 mod ha_redirects;
 mod jwt;
 mod leaks;
+mod leases;
 mod limits;
 mod malformed;
 mod ops;

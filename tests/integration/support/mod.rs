@@ -10,6 +10,7 @@ pub mod gate;
 pub mod moto;
 pub mod openbao;
 pub mod pki;
+pub mod postgres;
 pub mod raft;
 pub mod raw;
 pub mod relay;
