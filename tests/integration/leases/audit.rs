@@ -37,9 +37,10 @@ async fn lease_records_carry_hmacs_never_ids_and_join_openbaos_audit() {
     let theirs = first_mint(&lab.pki.client_for("globex/api"), &base, "globex-app").await;
     // Lease calls are decided with what the server marks sudo, as in the steady state: once
     // OpenBao has answered vaultgate's first read of its OpenAPI document for both services.
-    // Matched as text: those records hold the whole document and parse slowly.
+    // Matched as text: those records hold the whole document and parse slowly. Bounded
+    // generously: on a loaded run the trace-logging debug binary once took over 30 s.
     let openapi = format!("\"path\":\"{OPENAPI}\"");
-    let read = crate::support::eventually(std::time::Duration::from_secs(30), || async {
+    let read = crate::support::eventually(std::time::Duration::from_secs(120), || async {
         let answers = lab
             .bao
             .audit_log()
