@@ -177,12 +177,7 @@ pub async fn try_mint(client: &reqwest::Client, base: &str, role: &str) -> (u16,
         Err(e) => return (0, Value::String(e.to_string()), String::new()),
     };
     let status = resp.status().as_u16();
-    let request_id = resp
-        .headers()
-        .get("x-vaultgate-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request_id = request_id(&resp);
     let body = resp.json().await.unwrap_or(Value::Null);
     (status, body, request_id)
 }
@@ -197,6 +192,15 @@ pub fn creds(body: &Value, request_id: String) -> Creds {
         renewable: body["renewable"].as_bool().unwrap(),
         request_id,
     }
+}
+
+/// vaultgate's request id on an answer (empty when missing).
+fn request_id(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("x-vaultgate-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Sends `method path` through vaultgate with an optional JSON body; status, body text and
@@ -215,12 +219,7 @@ pub async fn send(
     }
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
-    let request_id = resp
-        .headers()
-        .get("x-vaultgate-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request_id = request_id(&resp);
     (status, resp.text().await.unwrap(), request_id)
 }
 
