@@ -318,3 +318,64 @@ async fn the_seed_script_runs_the_check_with_the_same_arguments() {
     assert_eq!(out.code, Some(2), "{out:#?}");
     assert!(out.stderr.contains("usage:"), "{}", out.stderr);
 }
+
+/// May read dynamic database credentials and manage its own token.
+const DB_POLICY: &str = r#"
+path "database/creds/app" { capabilities = ["read"] }
+path "auth/token/revoke-self" { capabilities = ["update"] }
+path "auth/token/lookup-self" { capabilities = ["read"] }
+path "auth/token/renew-self" { capabilities = ["update"] }
+"#;
+
+#[tokio::test]
+async fn a_token_that_dies_before_the_lease_it_read_is_warned_about() {
+    use crate::support::postgres::{database_role, Postgres};
+    let (bao, pg) = (OpenBao::start().await, Postgres::start().await);
+    pg.connect(&bao).await;
+    database_role(&bao, "app", "1h", "2h").await;
+    bao.write_policy("db-app", DB_POLICY).await;
+    bao.enable_approle().await;
+    // A token that can live 5 minutes at most, and a periodic one (no max TTL).
+    for (role, terms) in [
+        (
+            "short-role",
+            json!({"token_ttl": "60s", "token_max_ttl": "300s"}),
+        ),
+        ("periodic-role", json!({"token_period": "60s"})),
+    ] {
+        let mut body = json!({"token_policies": ["db-app"]});
+        body.as_object_mut()
+            .unwrap()
+            .extend(terms.as_object().unwrap().clone());
+        let path = format!("auth/approle/role/{role}");
+        let (status, answer) = bao.api("POST", &path, Some(body), "root").await;
+        assert!(status < 300, "{status} {answer}");
+    }
+    let bin = Path::new(env!("CARGO_BIN_EXE_vaultgate"));
+    let envs = [("VAULT_ADDR", bao.addr()), ("VAULT_TOKEN", "root".into())];
+    let check = |role: &'static str| {
+        let envs = envs.clone();
+        async move {
+            let args = ["verify", "--role", role, "database/creds/app"];
+            run(bin, &args, &envs).await
+        }
+    };
+
+    let short = check("short-role").await;
+    // A warning, not a failure: the five steps still pass.
+    assert_eq!(short.code, Some(0), "{short:#?}");
+    let warning = short
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("warning: the token can live"))
+        .unwrap_or_else(|| panic!("no warning:\n{}", short.stdout));
+    assert!(
+        warning.contains("the lease it minted has 3600s") && warning.contains("token_period"),
+        "{warning}"
+    );
+    assert_clean(&short, &[]);
+
+    let periodic = check("periodic-role").await;
+    assert_eq!(periodic.code, Some(0), "{periodic:#?}");
+    assert!(!periodic.stdout.contains("warning:"), "{}", periodic.stdout);
+}
