@@ -8,6 +8,7 @@ usage: bench_tenants.py TENANTS_JSON   (written by scripts/bench-tenants.sh)
 import json
 import signal
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -34,7 +35,10 @@ def perf_report(cfg, callers, data, rps):
     report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--percent-limit",
                              "1", "--stdio", "-g", "none", "--sort", "comm,dso,symbol"],
                             capture_output=True, text=True).stdout
-    lines = [ln.rstrip() for ln in report.splitlines() if ln.strip() and not ln.startswith("#")]
+    # perf pads each row to the terminal width and appends empty "-  -" columns; cut them,
+    # as scripts/profile.sh does.
+    lines = [re.sub(r"[\s-]+$", "", ln) for ln in report.splitlines()
+             if ln.strip() and not ln.startswith("#")]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     path = os.path.join(os.path.dirname(cfg["doc"]), "profiles",
