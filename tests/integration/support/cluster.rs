@@ -33,12 +33,13 @@ impl BaoCluster {
         let (unseal_key, root) = a.init().await;
         a.unseal(&unseal_key).await;
         a.wait_health(200).await;
+        // One at a time: a node joining while the previous one is still being bootstrapped
+        // can be refused by the leader ("Preventing server addition that would require
+        // removal of too many servers"), which happened on a loaded full run.
         for node in [&b, &c] {
-            node.join(&a).await;
-            node.unseal(&unseal_key).await;
+            node.join_and_unseal(&a, &unseal_key).await;
+            node.wait_health(429).await;
         }
-        b.wait_health(429).await;
-        c.wait_health(429).await;
         let cluster = BaoCluster {
             nodes: vec![a, b, c],
             unseal_key,

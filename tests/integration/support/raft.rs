@@ -231,6 +231,11 @@ audit "file" "test" {{
     /// Runs the `bao` CLI against this node. `BAO_ADDR` is set: the CLI prefers it to
     /// `VAULT_ADDR`, so a stray one in the environment would win otherwise.
     async fn cli(&self, args: &[&str]) -> String {
+        self.try_cli(args).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// `cli` that returns the failure instead of panicking.
+    async fn try_cli(&self, args: &[&str]) -> Result<String, String> {
         let mut cmd = tokio::process::Command::new(bao_binary());
         cmd.args(args)
             .env_clear()
@@ -243,12 +248,11 @@ audit "file" "test" {{
         }
         let out = cmd.output().await.expect("run bao CLI");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "bao {args:?}: {text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        text
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            return Err(format!("bao {args:?}: {text}{stderr}"));
+        }
+        Ok(text)
     }
 
     /// `bao operator init` with one key share; returns (unseal key, root token).
@@ -271,8 +275,31 @@ audit "file" "test" {{
         self.cli(&["operator", "unseal", key]).await;
     }
 
+    /// Joins `leader`'s cluster and unseals, which bootstraps the node through the leader.
+    /// A leader still settling the previous member can refuse the bootstrap ("Preventing
+    /// server addition that would require removal of too many servers"): tried up to three
+    /// times, each after the node's state is read again.
+    pub async fn join_and_unseal(&self, leader: &RaftNode, key: &str) {
+        let mut last = String::new();
+        for _ in 0..3 {
+            let joined = match self.try_join(leader).await {
+                Ok(_) => self.try_cli(&["operator", "unseal", key]).await,
+                Err(e) => Err(e),
+            };
+            match joined {
+                Ok(_) => return,
+                Err(e) => last = e,
+            }
+            if self.health().await == 429 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        panic!("{}: could not join and unseal: {last}", self.addr());
+    }
+
     /// `bao operator raft join` to `leader`.
-    pub async fn join(&self, leader: &RaftNode) {
+    async fn try_join(&self, leader: &RaftNode) -> Result<String, String> {
         let ca = self
             .tls
             .as_ref()
@@ -281,7 +308,7 @@ audit "file" "test" {{
         args.extend(ca.as_deref());
         let leader = leader.addr();
         args.push(&leader);
-        self.cli(&args).await;
+        self.try_cli(&args).await
     }
 
     /// Requests this node's audit device recorded.
