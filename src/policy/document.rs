@@ -2,6 +2,7 @@
 //! same keys, capability names and validation as Vault/OpenBao, and refusals for what vaultgate
 //! cannot enforce.
 
+mod depth;
 mod syntax;
 #[cfg(test)]
 mod tests;

@@ -47,6 +47,7 @@ fn span_line(text: &str, span: Option<std::ops::Range<usize>>) -> u32 {
 /// Parses HCL. Blocks become nested objects keyed by identifier then label, which is the shape
 /// of the JSON form: `path "p" { .. }` reads like `{"path": {"p": {..}}}`.
 pub(crate) fn parse_hcl(text: &str) -> Result<Node, Located> {
+    super::depth::check(text)?;
     let body = hcl::edit::parser::parse_body(text).map_err(|err| {
         let line = u32::try_from(err.location().line()).unwrap_or(u32::MAX);
         (line, Problem::Syntax(err.message().to_owned()))
