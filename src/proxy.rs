@@ -12,7 +12,7 @@ mod scrub;
 
 pub use error::{vault_error, ProxyError, Side};
 use exchange::Exchange;
-pub use scrub::{mask_all, Scrub};
+pub use scrub::{mask_all, mask_held, Scrub};
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;

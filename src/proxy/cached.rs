@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::exchange::Exchange;
 use super::forward::{relay, strip_hop_by_hop};
-use super::{mask_all, BodyError, Proxy, ProxyBody, ProxyError};
+use super::{mask_held, BodyError, Proxy, ProxyBody, ProxyError};
 use crate::cache::{
     assess, follow, wiped_bytes, CacheStatus, CachedResponse, Flight, Keep, Lookup, Plan, Shared,
 };
@@ -118,16 +118,14 @@ impl Proxy {
                 return Err(e);
             }
         };
-        if let Some(t) = &token {
-            mask_all(&mut buf, t.expose().as_bytes());
-            mask_all(&mut buf, t.accessor().map_or("", |a| a.expose()).as_bytes());
-        }
-        if parts.status.is_success() {
+        mask_held(&mut buf, token.as_ref());
+        strip_hop_by_hop(&mut parts.headers);
+        let keep = assess(parts.status, &parts.headers, &buf);
+        // A lease-bearing answer is never kept, so only those are looked at for one.
+        if keep == Keep::Never && parts.status.is_success() {
             let landed = super::lease::landed(op, placement);
             self.note_answer(exchange, caller, &landed, None, token.as_ref(), &buf);
         }
-        strip_hop_by_hop(&mut parts.headers);
-        let keep = assess(parts.status, &parts.headers, &buf);
         let body = wiped_bytes(buf);
         let response = (parts.status, parts.headers, body);
         let entry = match keep {
@@ -135,10 +133,7 @@ impl Proxy {
                 publish(Shared::Private);
                 exchange.cache = Some(CacheStatus::Bypass);
                 let (status, headers, body) = response;
-                let mut resp = Response::new(full(body));
-                *resp.status_mut() = status;
-                *resp.headers_mut() = headers;
-                return Ok(resp);
+                return Ok(whole(status, headers, body));
             }
             Keep::ShareOnly => self.cache.entry(&plan, stamps, fetched, None, response),
             Keep::Store { cap } => {
@@ -190,8 +185,20 @@ fn vault_failed(e: &ProxyError) -> bool {
     matches!(e, ProxyError::Upstream(_) | ProxyError::NoToken { .. })
 }
 
-pub(super) fn full(body: Bytes) -> ProxyBody {
+fn full(body: Bytes) -> ProxyBody {
     Full::new(body).map_err(|e| match e {}).boxed_unsync()
+}
+
+/// An answer read whole, relayed with its status and headers.
+pub(super) fn whole(
+    status: http::StatusCode,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> Response<ProxyBody> {
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    resp
 }
 
 pub(super) enum Collected {

@@ -12,10 +12,10 @@ use http::Response;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::cached::{collect, full, Collected, Prefixed};
+use super::cached::{collect, whole, Collected, Prefixed};
 use super::exchange::{Exchange, LeaseFacts};
 use super::forward::relay;
-use super::{mask_all, Proxy, ProxyBody, ProxyError};
+use super::{mask_held, Proxy, ProxyBody, ProxyError};
 use crate::identity::Caller;
 use crate::lease::{Grant, Minted};
 use crate::upstream::VaultBody;
@@ -143,15 +143,14 @@ impl Proxy {
             }
         };
         self.note_answer(exchange, caller, landed, call, token.as_ref(), &buf);
-        if let Some(t) = &token {
-            mask_all(&mut buf, t.expose().as_bytes());
-            mask_all(&mut buf, t.accessor().map_or("", |a| a.expose()).as_bytes());
-        }
+        mask_held(&mut buf, token.as_ref());
         super::forward::strip_hop_by_hop(&mut parts.headers);
-        let mut resp = Response::new(full(Bytes::from(buf)));
-        *resp.status_mut() = parts.status;
-        *resp.headers_mut() = parts.headers;
-        Ok(resp)
+        // Zeroed when the last reader drops it, like a cached answer: it may hold a secret.
+        Ok(whole(
+            parts.status,
+            parts.headers,
+            crate::cache::wiped_bytes(buf),
+        ))
     }
 
     /// What a successful answer did to leases: recorded, renewed or forgotten.

@@ -59,6 +59,14 @@ pub fn mask_all(buf: &mut [u8], needle: &[u8]) {
     }
 }
 
+/// Masks the held token and its accessor in an answer read whole.
+pub fn mask_held(buf: &mut [u8], token: Option<&Arc<Token>>) {
+    if let Some(t) = token {
+        mask_all(buf, t.expose().as_bytes());
+        mask_all(buf, t.accessor().map_or("", |a| a.expose()).as_bytes());
+    }
+}
+
 impl<B> Body for Scrub<B>
 where
     B: Body<Data = Bytes>,

@@ -102,12 +102,7 @@ impl PathSpec {
         }
     }
 
-    /// Whether `rel` (relative to the namespace, no leading `/`) is this endpoint.
-    pub fn matches(&self, rel: &str) -> bool {
-        self.fit(rel).is_some()
-    }
-
-    /// How `rel` fits this template: `Some(true)` slash for slash, `Some(false)` a path
+    /// How `rel` (relative to the namespace, no leading `/`) fits this template: `Some(true)` slash for slash, `Some(false)` a path
     /// without the template's trailing slash (Vault's `…/?$` patterns are documented with
     /// it), `None` not at all.
     fn fit(&self, rel: &str) -> Option<bool> {

@@ -223,18 +223,7 @@ impl OpenBao {
         body: Option<Value>,
         token: &str,
     ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self
-            .http
-            .request(method, format!("{}/v1/{}", self.addr(), path))
-            .header("X-Vault-Token", token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        api_call(&self.http, &self.addr(), (method, path), body, token).await
     }
 
     async fn root(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -452,4 +441,26 @@ impl Drop for OpenBao {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One API call to the OpenBao at `addr`: `(method, path)` with an optional JSON body;
+/// returns the status and the JSON body (Null when empty).
+pub async fn api_call(
+    http: &reqwest::Client,
+    addr: &str,
+    (method, path): (&str, &str),
+    body: Option<Value>,
+    token: &str,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = http
+        .request(method, format!("{addr}/v1/{path}"))
+        .header("X-Vault-Token", token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use super::openbao::{bao_binary, listens};
+use super::openbao::{api_call, bao_binary, listens};
 use super::seed::Seed;
 
 /// Between two polls of a condition.
@@ -214,18 +214,7 @@ audit "file" "test" {{
         body: Option<Value>,
         token: &str,
     ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self
-            .http
-            .request(method, format!("{}/v1/{path}", self.addr()))
-            .header("X-Vault-Token", token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        api_call(&self.http, &self.addr(), (method, path), body, token).await
     }
 
     /// Runs the `bao` CLI against this node. `BAO_ADDR` is set: the CLI prefers it to
